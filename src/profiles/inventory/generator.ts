@@ -1,0 +1,297 @@
+/**
+ * Synthetic lab inventory manifests with planted defects and the outcome they must produce (the oracle), for tests,
+ * benchmarks and the demo. Deterministic for a seed; streams, so a million records take seconds and little memory.
+ */
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { finished } from 'node:stream/promises';
+import { GRANT_PREFIXES } from './schema.ts';
+import { QUANTITY_OUTLIER_ABOVE } from './classify.ts';
+
+/** Fractions (0..1) of records that get each defect; a record gets at most one. The sum must not exceed 1. */
+export interface InventoryDefectRates {
+  invalid_grant_code?: number;
+  invalid_quantity?: number;
+  invalid_date?: number;
+  missing_field?: number;
+  nonstandard_location?: number;
+  quantity_outlier?: number;
+  /** Repeats the asset_id and grant_code of an earlier valid, committed record. */
+  duplicate?: number;
+}
+
+/** What processing the generated manifest must produce. */
+export interface ExpectedOutcome {
+  profile: 'inventory';
+  records: number;
+  /** Valid, not held, first of their key. */
+  committed: number;
+  duplicates: number;
+  /** Records with a validation or classification defect. */
+  quarantined: number;
+  /** Quarantined records per reason code; reasons with no records are left out. */
+  byReason: Record<string, number>;
+  seed: number;
+}
+
+export interface GenerateInventoryOptions {
+  records: number;
+  defects?: InventoryDefectRates;
+  /** Default 1. */
+  seed?: number;
+  /** Adds an unknown `notes` column: every record is then a `schema_violation`. */
+  extraColumn?: boolean;
+}
+
+type Defect = keyof InventoryDefectRates;
+const DEFECTS: readonly Defect[] = [
+  'invalid_grant_code',
+  'invalid_quantity',
+  'invalid_date',
+  'missing_field',
+  'nonstandard_location',
+  'quantity_outlier',
+  'duplicate',
+];
+
+const COLUMNS = ['asset_id', 'grant_code', 'category', 'quantity', 'location', 'acquisition_date'] as const;
+type Row = Record<(typeof COLUMNS)[number], string>;
+
+const DEPARTMENTS = ['CH', 'BI', 'PH', 'EN', 'MD', 'GE', 'NS'];
+const BUILDINGS = ['CHEM', 'BIO', 'PHYS', 'ENGR', 'MED', 'GEOL', 'NEURO', 'PHARM', 'LIFESCI'];
+const CATEGORIES = [
+  'Reagent',
+  'Solvent',
+  'Buffer solution',
+  'Acid',
+  'Cell line',
+  'Antibody',
+  'Enzyme',
+  'Plasmid',
+  'Microscope',
+  'Centrifuge, refrigerated',
+  'Pipettes',
+  'Fume hood',
+  'Spectrophotometer',
+  'Glassware',
+  'Office supplies',
+  'Monitor 27"',
+  'Incubator\n(CO2, humidified)',
+];
+const BAD_GRANT_CODES = ['XYZ-', 'nih-r01-', 'R01-', 'NIH', 'NASA-', 'nsf-'];
+const BAD_QUANTITIES = ['-3', '-12', '1.5', '2.25', '1e3', 'abc', 'N/A', '12 units', '99999999999999999999', '+4'];
+const BAD_DATES = ['2023-02-30', '2021-04-31', '2023-13-01', '03/15/2023', '2023-2-5', '2022-06-00', '15.03.2023'];
+const BAD_LOCATIONS = ['Room 101', 'chem-101', 'CHEM 101', 'Bldg 4, Rm 210', 'C-101', 'FREEZER-#3', 'BIOLOGYSCI-101'];
+const NOTES = ['', '', '', 'received damaged', 'see ticket 42, replaced', 'calibrated "2024"'];
+const DUPLICATE_POOL_SIZE = 4096;
+const WRITE_BATCH_CHARS = 1 << 18;
+
+/**
+ * Writes a manifest to `out` (a file path, or a stream left open for the caller) and returns the expected outcome.
+ */
+export async function generateInventoryManifest(
+  out: NodeJS.WritableStream | string,
+  opts: GenerateInventoryOptions,
+): Promise<ExpectedOutcome> {
+  const { records, defects = {}, seed = 1, extraColumn = false } = opts;
+  if (!Number.isSafeInteger(records) || records < 0) throw new RangeError(`records must be a count, got ${records}`);
+  const thresholds = cumulativeRates(defects);
+
+  const rnd = mulberry32(seed);
+  const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+
+  const grantCode = (): string => {
+    const prefix = pick(GRANT_PREFIXES);
+    let suffix: string;
+    switch (prefix) {
+      case 'NIH-':
+        suffix = `${pick(['R01', 'R21', 'U01', 'P30'])}-${pick(['GM', 'AI', 'CA', 'HL', 'NS'])}${int(100000, 199999)}`;
+        break;
+      case 'NSF-':
+        suffix = String(int(1500000, 2499999));
+        break;
+      case 'DOE-':
+        suffix = `SC00${int(10000, 99999)}`;
+        break;
+      case 'DOD-':
+        suffix = `W81XWH-${int(18, 24)}-1-0${int(100, 999)}`;
+        break;
+      case 'EPA-':
+        suffix = `RD${int(83900000, 84099999)}`;
+        break;
+    }
+    // Some systems write the suffix in lower case; the canonical record upper-cases it.
+    return prefix + (rnd() < 0.1 ? suffix.toLowerCase() : suffix);
+  };
+  const location = (): string =>
+    `${pick(BUILDINGS)}-${pick([String(int(100, 4999)), `${int(1, 9)}${pick(['A', 'B', 'C'])}`, `B${int(1, 40)}`])}`;
+  const date = (): string => {
+    const month = int(1, 12);
+    const day = int(1, month === 2 ? 28 : [4, 6, 9, 11].includes(month) ? 30 : 31);
+    return `${int(2008, 2025)}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+  };
+  // Stray spaces around a value are harmless: validation trims them.
+  const padded = (value: string): string => (rnd() < 0.02 ? ` ${value} ` : value);
+  const cleanRow = (assetId: string, grant: string): Row => ({
+    asset_id: assetId,
+    grant_code: grant,
+    category: pick(CATEGORIES),
+    // Mostly small counts, sometimes up to the outlier threshold itself (which is still fine).
+    quantity: padded(String(rnd() < 0.9 ? int(0, 500) : int(501, QUANTITY_OUTLIER_ABOVE))),
+    location: padded(location()),
+    acquisition_date: date(),
+  });
+
+  const outcome: ExpectedOutcome = {
+    profile: 'inventory',
+    records,
+    committed: 0,
+    duplicates: 0,
+    quarantined: 0,
+    byReason: {},
+    seed,
+  };
+  const quarantine = (reason: string): void => {
+    outcome.quarantined++;
+    outcome.byReason[reason] = (outcome.byReason[reason] ?? 0) + 1;
+  };
+  // Keys of committed records that a planted duplicate may repeat: a reservoir sample over the whole file, so
+  // duplicates reach back across many chunks while memory stays bounded.
+  const pool: Array<[string, string]> = [];
+  let committedSeen = 0;
+
+  const file = typeof out === 'string' ? createWriteStream(out) : undefined;
+  const writer = new BatchedWriter(file ?? (out as NodeJS.WritableStream));
+  try {
+    await writer.write(COLUMNS.join(',') + (extraColumn ? ',notes' : '') + '\n');
+    for (let i = 0; i < records; i++) {
+      const u = rnd();
+      const defect = DEFECTS.find((_, d) => u < thresholds[d]!);
+      const duplicateOf = defect === 'duplicate' && pool.length > 0 ? pick(pool) : undefined;
+      const assetId = `${pick(DEPARTMENTS)}-${String(i + 1).padStart(7, '0')}`;
+      // A duplicate may spell the grant code in another case: the canonical key is upper-cased.
+      const row = duplicateOf
+        ? cleanRow(duplicateOf[0], rnd() < 0.5 ? duplicateOf[1] : duplicateOf[1].toUpperCase())
+        : cleanRow(assetId, grantCode());
+      let cells: string[] | undefined;
+      switch (defect) {
+        case 'invalid_grant_code':
+          row.grant_code = `${pick(BAD_GRANT_CODES)}${int(1000, 99999)}`;
+          break;
+        case 'invalid_quantity':
+          row.quantity = pick(BAD_QUANTITIES);
+          break;
+        case 'invalid_date':
+          row.acquisition_date = pick(BAD_DATES);
+          break;
+        case 'missing_field': {
+          const drop = rnd() < 0.2 && !extraColumn;
+          if (drop) {
+            // A short row: the last cell is absent rather than blank.
+            cells = COLUMNS.slice(0, -1).map((c) => row[c]);
+          } else {
+            row[pick(COLUMNS)] = pick(['', '   ']);
+          }
+          break;
+        }
+        case 'nonstandard_location':
+          row.location = pick(BAD_LOCATIONS);
+          break;
+        case 'quantity_outlier':
+          row.quantity = String(int(QUANTITY_OUTLIER_ABOVE + 1, 250_000));
+          break;
+        case 'duplicate':
+        case undefined:
+          break;
+      }
+      cells ??= COLUMNS.map((c) => row[c]);
+      if (extraColumn) cells.push(pick(NOTES));
+      await writer.write(cells.map(csvCell).join(',') + '\n');
+
+      // With the extra column nothing commits, so the pool stays empty and no duplicate is planted.
+      if (extraColumn) quarantine('schema_violation');
+      else if (duplicateOf) outcome.duplicates++;
+      // Every other defect is named after the reason code it is quarantined with.
+      else if (defect !== undefined && defect !== 'duplicate') quarantine(defect);
+      else {
+        outcome.committed++;
+        committedSeen++;
+        // Reservoir sampling (algorithm R): every committed key so far is equally likely to be in the pool.
+        if (pool.length < DUPLICATE_POOL_SIZE) pool.push([row.asset_id, row.grant_code]);
+        else {
+          const slot = Math.floor(rnd() * committedSeen);
+          if (slot < DUPLICATE_POOL_SIZE) pool[slot] = [row.asset_id, row.grant_code];
+        }
+      }
+    }
+    await writer.flush();
+    if (file) {
+      file.end();
+      await finished(file);
+    }
+  } catch (err) {
+    file?.destroy();
+    throw err;
+  } finally {
+    writer.release();
+  }
+  return outcome;
+}
+
+/** Cumulative thresholds in `DEFECTS` order, checked to be fractions that sum to at most 1. */
+function cumulativeRates(defects: InventoryDefectRates): number[] {
+  let sum = 0;
+  return DEFECTS.map((d) => {
+    const rate = defects[d] ?? 0;
+    if (!(rate >= 0 && rate <= 1)) throw new RangeError(`defect rate ${d} must be within 0..1, got ${rate}`);
+    sum += rate;
+    if (sum > 1 + 1e-9) throw new RangeError(`defect rates add up to more than 1: ${JSON.stringify(defects)}`);
+    return sum;
+  });
+}
+
+const NEEDS_QUOTES = /[",\r\n]/;
+const csvCell = (value: string): string => (NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
+
+/** mulberry32: a tiny, fast, well-distributed 32-bit PRNG; returns floats in [0, 1). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Joins small strings into large writes and waits for 'drain' when the stream asks it to (back-pressure). */
+class BatchedWriter {
+  private pending = '';
+  private failure: unknown;
+  private readonly onError = (err: unknown): void => {
+    this.failure = err;
+  };
+
+  constructor(private readonly stream: NodeJS.WritableStream) {
+    stream.on('error', this.onError);
+  }
+
+  async write(text: string): Promise<void> {
+    this.pending += text;
+    if (this.pending.length >= WRITE_BATCH_CHARS) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    const text = this.pending;
+    this.pending = '';
+    // `once` rejects if the stream errors while we wait.
+    if (text !== '' && !this.stream.write(text)) await once(this.stream, 'drain');
+  }
+
+  release(): void {
+    this.stream.off('error', this.onError);
+  }
+}

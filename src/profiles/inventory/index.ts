@@ -1,0 +1,36 @@
+/**
+ * Lab inventory manifests (seed 004): one CSV row per asset, validated against the institutional schema, held for
+ * review when the location code is not standard or the quantity looks like a typo, committed once per asset and grant.
+ */
+import { createHash } from 'node:crypto';
+import { planCsvChunks, readCsvChunk, toCsvLayout } from '../../formats/csv.ts';
+import type { Profile } from '../types.ts';
+import { HOLD_REASON_CODES, classifyInventory } from './classify.ts';
+import { VALIDATION_REASON_CODES, validateInventory } from './schema.ts';
+import type { InventoryRecord } from './schema.ts';
+
+export type { InventoryRecord } from './schema.ts';
+
+/** Every reason code an inventory record can be quarantined with: validation reasons, then hold reasons. */
+export const INVENTORY_REASON_CODES = [...VALIDATION_REASON_CODES, ...HOLD_REASON_CODES] as const;
+export type InventoryReasonCode = (typeof INVENTORY_REASON_CODES)[number];
+
+/** `<asset_id>/<GRANT_CODE>`: an asset is recorded once per grant that paid for it. */
+export const inventoryBusinessKey = (record: InventoryRecord): string => `${record.asset_id}/${record.grant_code}`;
+
+/** Hex SHA-256 of the profile id and the business key, joined by unit separators (which no field can contain). */
+export const inventoryIdempotencyKey = (record: InventoryRecord): string =>
+  createHash('sha256').update(`inventory\u001f${record.asset_id}\u001f${record.grant_code}`).digest('hex');
+
+export const inventoryProfile: Profile<InventoryRecord> = {
+  id: 'inventory',
+  title: 'Lab inventory manifest',
+  formats: ['csv'],
+  defaultConfig: {},
+  plan: (file, fileName, limits) => planCsvChunks(file, fileName, limits),
+  readChunk: (file, fileName, layout, chunk) => readCsvChunk(file, fileName, toCsvLayout(layout), chunk),
+  validate: validateInventory,
+  classify: classifyInventory,
+  idempotencyKey: inventoryIdempotencyKey,
+  businessKey: inventoryBusinessKey,
+};
