@@ -1,0 +1,54 @@
+/**
+ * Review: applying decisions, expiring the review, recording rejected decisions, and the small summary that the
+ * workflow keeps for its `pendingReview` query.
+ */
+import type { RecordCounts, ReviewDecision, ReviewOutcome } from '../shared/contracts.ts';
+import type { Reassessment } from '../store/review.ts';
+import { applyDecision, expirePending, pendingSummary, recordRejectedDecision } from '../store/review.ts';
+import type { PendingSummaryRow } from '../store/review.ts';
+import type { ActivityDeps } from './index.ts';
+import { toFailure } from './to-failure.ts';
+
+export function createReviewActivities({ db, getProfile }: ActivityDeps) {
+  return {
+    async applyReviewDecision(input: {
+      batchId: string;
+      profile: string;
+      decision: ReviewDecision;
+    }): Promise<ReviewOutcome> {
+      const profile = getProfile(input.profile);
+      const reassess = (source: Record<string, string>): Reassessment => {
+        const v = profile.validate(source);
+        if (!v.ok) return v;
+        return {
+          ok: true,
+          candidate: {
+            idempotencyKey: profile.idempotencyKey(v.record),
+            businessKey: profile.businessKey(v.record),
+            payload: v.record,
+          },
+        };
+      };
+      try {
+        return await applyDecision(db, input.batchId, input.profile, input.decision, reassess);
+      } catch (err) {
+        throw toFailure(err, `batch ${input.batchId}: review decision ${input.decision.decisionId}`);
+      }
+    },
+
+    async expireReview(input: { batchId: string }): Promise<RecordCounts> {
+      return expirePending(db, input.batchId);
+    },
+
+    async recordRejectedDecision(input: { batchId: string; payload: unknown; error: string }): Promise<void> {
+      // Store at most 4 KB of what was sent: enough to see the mistake, never a way to flood the audit log.
+      const text = JSON.stringify(input.payload) ?? 'undefined';
+      const payload = text.length > 4096 ? { truncated: text.slice(0, 4096) } : input.payload;
+      await recordRejectedDecision(db, input.batchId, payload, input.error);
+    },
+
+    async reviewSummary(input: { batchId: string }): Promise<PendingSummaryRow[]> {
+      return (await pendingSummary(db, input.batchId)).slice(0, 20);
+    },
+  };
+}

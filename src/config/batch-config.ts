@@ -1,0 +1,143 @@
+/**
+ * Batch configuration: seed 000's `batch_config` YAML shape, validated with zod, layered as
+ * global defaults < profile defaults < the user's file. Errors name the key.
+ */
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { BatchConfig, Stage, StagePolicy } from '../shared/contracts.ts';
+import { STAGES } from '../shared/contracts.ts';
+import type { Profile } from '../profiles/types.ts';
+
+const positiveInt = z.number().int().positive();
+
+const RetryPolicySchema = z
+  .object({
+    max_attempts: positiveInt.optional(),
+    backoff_multiplier: z.number().min(1).optional(),
+    /** Temporal's retry policy has no jitter; accepted for compatibility with seed 000's shape and ignored. */
+    jitter_seconds: z.number().nonnegative().optional(),
+    initial_interval_seconds: z.number().positive().optional(),
+    max_interval_seconds: z.number().positive().optional(),
+  })
+  .strict();
+
+const StageOverrideSchema = z
+  .object({ timeout_seconds: positiveInt.optional(), retry_policy: RetryPolicySchema.optional() })
+  .strict();
+
+/** The file's shape: everything optional, unknown keys rejected so a typo is an error and not a silent default. */
+export const BatchConfigFileSchema = z
+  .object({
+    batch_config: z
+      .object({
+        max_chunk_size: positiveInt.optional(),
+        max_payload_mb: z.number().positive().optional(),
+        max_concurrent_chunks: positiveInt.max(500).optional(),
+        timeout_seconds: positiveInt.optional(),
+        review_deadline_seconds: positiveInt.optional(),
+        retry_policy: RetryPolicySchema.optional(),
+        stages: z.partialRecord(z.enum(STAGES), StageOverrideSchema).optional(),
+        /** Seed 000's format routing thresholds; used by profiles that read several formats. */
+        routing_rules: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
+      })
+      .strict(),
+  })
+  .strict();
+export type BatchConfigFile = z.infer<typeof BatchConfigFileSchema>;
+
+const DEFAULT_RETRY = { max_attempts: 3, backoff_multiplier: 2, initial_interval_seconds: 1, max_interval_seconds: 60 };
+
+/** Seed 000's baseline, plus what the seed leaves open. */
+export const DEFAULTS = {
+  max_chunk_size: 750,
+  max_payload_mb: 45,
+  max_concurrent_chunks: 8,
+  timeout_seconds: 180,
+  review_deadline_seconds: 7 * 24 * 3600,
+} as const;
+
+/** Per-stage defaults that differ from the top-level ones (planning reads the whole input; commits retry longer). */
+const STAGE_DEFAULTS: Partial<Record<Stage, { timeout_seconds?: number; max_attempts?: number }>> = {
+  plan: { timeout_seconds: 3600 },
+  commit: { max_attempts: 10 },
+  review: { max_attempts: 10 },
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function describeIssues(error: z.ZodError, source: string): string {
+  return error.issues
+    .map((i) => {
+      const key = i.path.join('.') || '(root)';
+      return `${source}: ${key}: ${i.message}`;
+    })
+    .join('\n');
+}
+
+/** Builds the effective configuration. `file` is the parsed YAML (or undefined for none). */
+export function resolveBatchConfig(
+  file: unknown,
+  profile?: Pick<Profile, 'defaultConfig'>,
+  source = 'config',
+): BatchConfig {
+  const parsed = BatchConfigFileSchema.safeParse(file ?? { batch_config: {} });
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, source));
+  const user = parsed.data.batch_config;
+  const topRetry = { ...DEFAULT_RETRY, ...stripUndefined(user.retry_policy ?? {}) };
+  const topTimeout = user.timeout_seconds ?? DEFAULTS.timeout_seconds;
+
+  const stages = {} as Record<Stage, StagePolicy>;
+  for (const stage of STAGES) {
+    const stageDefaults = STAGE_DEFAULTS[stage] ?? {};
+    const override = user.stages?.[stage];
+    const { jitter_seconds: _ignored, ...retry } = {
+      ...topRetry,
+      ...(stageDefaults.max_attempts && !user.retry_policy?.max_attempts
+        ? { max_attempts: stageDefaults.max_attempts }
+        : {}),
+      ...stripUndefined(override?.retry_policy ?? {}),
+    } as typeof topRetry & { jitter_seconds?: number };
+    stages[stage] = {
+      timeout_seconds: override?.timeout_seconds ?? stageDefaults.timeout_seconds ?? topTimeout,
+      retry_policy: retry,
+    };
+    if (retry.max_interval_seconds < retry.initial_interval_seconds) {
+      throw new ConfigError(
+        `${source}: batch_config.stages.${stage}.retry_policy: max_interval_seconds must be >= initial_interval_seconds`,
+      );
+    }
+  }
+
+  return {
+    max_chunk_size: user.max_chunk_size ?? profile?.defaultConfig.max_chunk_size ?? DEFAULTS.max_chunk_size,
+    max_payload_mb: user.max_payload_mb ?? profile?.defaultConfig.max_payload_mb ?? DEFAULTS.max_payload_mb,
+    max_concurrent_chunks:
+      user.max_concurrent_chunks ?? profile?.defaultConfig.max_concurrent_chunks ?? DEFAULTS.max_concurrent_chunks,
+    review_deadline_seconds: user.review_deadline_seconds ?? DEFAULTS.review_deadline_seconds,
+    stages,
+  };
+}
+
+/** Reads and validates a YAML config file; errors name the file and the key. */
+export async function loadBatchConfigFile(path: string, profile?: Pick<Profile, 'defaultConfig'>): Promise<BatchConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read config file: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${path}: not valid YAML: ${(err as Error).message}`);
+  }
+  return resolveBatchConfig(doc, profile, path);
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,9 @@
+/** Task queue names shared by workers and clients. */
+export const TASK_QUEUE = {
+  /** Batch and chunk workflows, and every activity unless a profile routes one elsewhere. */
+  ingest: 'sluice-ingest',
+} as const;
+
+export const batchWorkflowId = (batchId: string): string => `sluice-batch-${batchId}`;
+export const chunkWorkflowId = (batchWorkflowId: string, chunkNo: number): string =>
+  `${batchWorkflowId}/chunk-${chunkNo}`;

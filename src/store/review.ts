@@ -1,0 +1,232 @@
+/**
+ * Held records and review decisions. A decision is applied at most once per (batch, decisionId): the decision row is
+ * inserted first, and a second copy finds it and changes nothing. Approved and amended records go through the same
+ * idempotent ledger insert as chunk commits.
+ */
+import type { RecordCounts, ReviewDecision, ReviewOutcome } from '../shared/contracts.ts';
+import type { FieldIssue, RecordLocation } from '../profiles/types.ts';
+import type { Db } from './db.ts';
+import { withTransaction } from './db.ts';
+import { appendAudit, appendRecordAudit } from './audit.ts';
+import { countDispositions } from './batches.ts';
+import type { CommitCandidate } from './commit.ts';
+import { insertLedgerAndDispositions } from './commit.ts';
+
+export interface PendingRecord {
+  recordNo: number;
+  reasonCode: string;
+  issues: FieldIssue[];
+  source: Record<string, string>;
+  location: RecordLocation;
+  businessKey: string | null;
+}
+
+export interface PendingSummaryRow {
+  reasonCode: string;
+  count: number;
+  firstRecords: number[];
+}
+
+export async function listPending(
+  db: Db,
+  batchId: string,
+  opts: { limit?: number; afterRecord?: number; reasonCode?: string } = {},
+): Promise<PendingRecord[]> {
+  const { rows } = await db.query(
+    `SELECT record_no, reason_code, issues, source, location, business_key FROM record_disposition
+      WHERE batch_id = $1 AND status = 'quarantined' AND record_no > $2 AND ($3::text IS NULL OR reason_code = $3)
+      ORDER BY record_no LIMIT $4`,
+    [batchId, opts.afterRecord ?? 0, opts.reasonCode ?? null, opts.limit ?? 50],
+  );
+  return rows.map((r) => ({
+    recordNo: Number(r.record_no),
+    reasonCode: r.reason_code,
+    issues: r.issues,
+    source: r.source,
+    location: r.location,
+    businessKey: r.business_key,
+  }));
+}
+
+export async function pendingSummary(db: Db, batchId: string): Promise<PendingSummaryRow[]> {
+  const { rows } = await db.query(
+    `SELECT reason_code, count(*) AS n, (array_agg(record_no ORDER BY record_no))[1:5] AS first
+       FROM record_disposition WHERE batch_id = $1 AND status = 'quarantined'
+      GROUP BY reason_code ORDER BY count(*) DESC, reason_code`,
+    [batchId],
+  );
+  return rows.map((r) => ({ reasonCode: r.reason_code, count: Number(r.n), firstRecords: r.first.map(Number) }));
+}
+
+/** What the profile says of a held record's fields (after an amendment's patch, if any). */
+export type Reassessment =
+  | { ok: true; candidate: Omit<CommitCandidate, 'recordNo'> }
+  | { ok: false; reasonCode: string; issues: FieldIssue[] };
+
+export async function applyDecision(
+  db: Db,
+  batchId: string,
+  profile: string,
+  decision: ReviewDecision,
+  reassess: (source: Record<string, string>) => Reassessment,
+): Promise<ReviewOutcome> {
+  return withTransaction(db, async (tx) => {
+    const inserted = await tx.query(
+      `INSERT INTO review_decision (batch_id, decision_id, action, reviewer, note, payload)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (batch_id, decision_id) DO NOTHING`,
+      [batchId, decision.decisionId, decision.action, decision.reviewer, decision.note ?? null, JSON.stringify(decision)],
+    );
+    if (inserted.rowCount === 0) {
+      const prior = await tx.query(`SELECT outcome FROM review_decision WHERE batch_id = $1 AND decision_id = $2`, [
+        batchId,
+        decision.decisionId,
+      ]);
+      const counts = await countDispositions(tx, batchId);
+      return { ...(prior.rows[0]?.outcome as ReviewOutcome), applied: false, counts };
+    }
+
+    const selected = await tx.query(
+      `SELECT record_no, chunk_no, source FROM record_disposition
+        WHERE batch_id = $1 AND status = 'quarantined'
+          AND ($2::bool OR record_no = ANY($3::bigint[]) OR reason_code = $4)
+        ORDER BY record_no FOR UPDATE`,
+      [batchId, decision.all === true, decision.records ?? [], decision.reasonCode ?? null],
+    );
+    const who = { decisionId: decision.decisionId, reviewer: decision.reviewer, note: decision.note ?? null };
+    let approved = 0;
+    let rejected = 0;
+    let duplicates = 0;
+    let stillHeld = 0;
+
+    if (decision.action === 'reject') {
+      const nos = selected.rows.map((r) => Number(r.record_no));
+      await tx.query(
+        `UPDATE record_disposition SET status = 'rejected', decision_id = $3, decided_by = $4, note = $5,
+                decided_at = now(), updated_at = now()
+          WHERE batch_id = $1 AND record_no = ANY($2::bigint[])`,
+        [batchId, nos, who.decisionId, who.reviewer, who.note],
+      );
+      rejected = nos.length;
+      await appendRecordAudit(tx, {
+        batchId,
+        event: 'rejected',
+        actor: decision.reviewer,
+        recordNos: nos,
+        details: nos.map(() => ({ decision_id: decision.decisionId, note: decision.note ?? null })),
+      });
+    } else {
+      const patch = decision.action === 'amend' ? (decision.patch ?? {}) : null;
+      const byChunk = new Map<number, CommitCandidate[]>();
+      const failed: { recordNo: number; reasonCode: string; issues: FieldIssue[]; source: Record<string, string> }[] =
+        [];
+      for (const row of selected.rows) {
+        const recordNo = Number(row.record_no);
+        const source = patch ? applyPatch(row.source, patch) : (row.source as Record<string, string>);
+        const verdict = reassess(source);
+        if (verdict.ok) {
+          const list = byChunk.get(row.chunk_no) ?? [];
+          list.push({ recordNo, ...verdict.candidate });
+          byChunk.set(row.chunk_no, list);
+        } else {
+          failed.push({ recordNo, reasonCode: verdict.reasonCode, issues: verdict.issues, source });
+        }
+      }
+      for (const [chunkNo, candidates] of byChunk) {
+        const r = await insertLedgerAndDispositions(tx, batchId, profile, chunkNo, candidates, {
+          status: 'approved',
+          update: who,
+        });
+        approved += r.committed;
+        duplicates += r.duplicates;
+      }
+      const approvedNos = [...byChunk.values()].flat().map((c) => c.recordNo);
+      await appendRecordAudit(tx, {
+        batchId,
+        event: decision.action === 'amend' ? 'amended_and_committed' : 'approved_and_committed',
+        actor: decision.reviewer,
+        recordNos: approvedNos,
+        details: approvedNos.map(() => ({ decision_id: decision.decisionId, note: decision.note ?? null, patch })),
+      });
+      // Records that still fail validation stay held, with their new issues (and amended fields) recorded.
+      for (const f of failed) {
+        await tx.query(
+          `UPDATE record_disposition SET reason_code = $3, issues = $4, source = $5, updated_at = now()
+            WHERE batch_id = $1 AND record_no = $2`,
+          [batchId, f.recordNo, f.reasonCode, JSON.stringify(f.issues), JSON.stringify(f.source)],
+        );
+      }
+      stillHeld = failed.length;
+      await appendRecordAudit(tx, {
+        batchId,
+        event: 'decision_not_applicable',
+        actor: decision.reviewer,
+        recordNos: failed.map((f) => f.recordNo),
+        details: failed.map((f) => ({ decision_id: decision.decisionId, reason_code: f.reasonCode, issues: f.issues })),
+      });
+    }
+
+    const counts = await countDispositions(tx, batchId);
+    const outcome: ReviewOutcome = {
+      decisionId: decision.decisionId,
+      applied: true,
+      selected: selected.rowCount ?? 0,
+      approved,
+      rejected,
+      duplicates,
+      stillHeld,
+      counts,
+    };
+    await tx.query(`UPDATE review_decision SET outcome = $3 WHERE batch_id = $1 AND decision_id = $2`, [
+      batchId,
+      decision.decisionId,
+      JSON.stringify(outcome),
+    ]);
+    await appendAudit(tx, {
+      batchId,
+      event: 'review_decision',
+      actor: decision.reviewer,
+      detail: { ...outcome, counts: undefined, action: decision.action, note: decision.note ?? null },
+    });
+    return outcome;
+  });
+}
+
+/** Rejects every record still pending (review deadline passed). */
+export async function expirePending(db: Db, batchId: string): Promise<RecordCounts> {
+  return withTransaction(db, async (tx) => {
+    const res = await tx.query<{ record_no: string }>(
+      `UPDATE record_disposition SET status = 'rejected', reason_code = 'review_timeout', decided_by = 'sluice',
+              decided_at = now(), updated_at = now()
+        WHERE batch_id = $1 AND status = 'quarantined' RETURNING record_no`,
+      [batchId],
+    );
+    const nos = res.rows.map((r) => Number(r.record_no));
+    await appendRecordAudit(tx, {
+      batchId,
+      event: 'rejected',
+      actor: 'sluice',
+      recordNos: nos,
+      details: nos.map(() => ({ reason_code: 'review_timeout' })),
+    });
+    return countDispositions(tx, batchId);
+  });
+}
+
+export async function recordRejectedDecision(
+  db: Db,
+  batchId: string,
+  payload: unknown,
+  error: string,
+): Promise<void> {
+  await appendAudit(db, { batchId, event: 'decision_rejected', detail: { error, payload } });
+}
+
+/** Shallow patch of a record's fields: a string or number sets the field, null removes it. */
+export function applyPatch(source: Record<string, string>, patch: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = { ...source };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  }
+  return out;
+}

@@ -1,0 +1,295 @@
+/**
+ * One batch: plan -> a sliding window of chunk children -> review -> report.
+ *
+ * The plan lives in Postgres; this workflow keeps a cursor (the next chunk number) and counters, and continues as new
+ * when Temporal suggests it, after draining in-flight children and handlers. Review decisions arrive by signal or
+ * update at any time; they are applied once every chunk is done, in arrival order, until nothing is pending or the
+ * review deadline passes.
+ */
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  executeChild,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { SluiceActivities } from '../activities/index.ts';
+import type {
+  BatchInput,
+  BatchProgress,
+  BatchReport,
+  BatchStatus,
+  PlanResult,
+  RecordCounts,
+  RejectedDecision,
+  ReviewDecision,
+  ReviewOutcome,
+} from '../shared/contracts.ts';
+import { addCounts, zeroCounts } from '../shared/contracts.ts';
+import { checkReviewDecision } from '../shared/review-decision.ts';
+import { SluicePendingReview, SluiceStatus } from '../shared/search-attributes.ts';
+import { chunkWorkflowId } from '../shared/task-queues.ts';
+import { activityOptions } from './activity-options.ts';
+import { chunkWorkflow } from './chunk.ts';
+import type { PendingReviewView } from './messages.ts';
+import { pendingReviewQuery, progressQuery, reviewSignal, reviewUpdate } from './messages.ts';
+
+/** What survives continue-as-new: a cursor and counters, never records. */
+export interface BatchCarry {
+  phase: 'chunks' | 'review';
+  plan: PlanResult;
+  nextChunk: number;
+  chunksDone: number;
+  counts: RecordCounts;
+  failedChunks: number[];
+  reviewDeadline: string | null;
+  /** Decisions applied or refused so far (most recent 500), so a repeated decisionId is a no-op. */
+  seenDecisionIds: string[];
+  queued: ReviewDecision[];
+  rejectedDecisions: RejectedDecision[];
+}
+
+const MAX_REMEMBERED_DECISIONS = 500;
+const MAX_REJECTED_SHOWN = 20;
+const CHILD_ATTEMPTS = 3;
+
+export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Promise<BatchReport> {
+  const { config } = input;
+  const { planBatch, batchCounts, finishBatch, reviewSummary } = proxyActivities<SluiceActivities>(
+    activityOptions(config.stages.plan, { heartbeat: true }),
+  );
+  const { applyReviewDecision, expireReview, recordRejectedDecision } = proxyActivities<SluiceActivities>(
+    activityOptions(config.stages.review),
+  );
+
+  let status: BatchStatus = carry ? (carry.phase === 'review' ? 'awaiting_review' : 'running') : 'planning';
+  let plan: PlanResult = carry?.plan ?? { chunks: 0, records: 0 };
+  let nextChunk = carry?.nextChunk ?? 0;
+  let chunksDone = carry?.chunksDone ?? 0;
+  let counts: RecordCounts = carry?.counts ?? zeroCounts();
+  const failedChunks: number[] = carry?.failedChunks ?? [];
+  let reviewDeadline: string | null = carry?.reviewDeadline ?? null;
+  const seenDecisionIds: string[] = carry?.seenDecisionIds ?? [];
+  const queued: ReviewDecision[] = carry?.queued ?? [];
+  const rejectedDecisions: RejectedDecision[] = carry?.rejectedDecisions ?? [];
+  const outcomes: Record<string, ReviewOutcome> = {};
+  let inFlight = 0;
+  let summary: PendingReviewView['byReason'] = [];
+
+  // Handlers first, so buffered signals are applied before anything else (and reach continue-as-new).
+  const refuse = (payload: unknown, error: string): void => {
+    const decisionId =
+      typeof payload === 'object' && payload !== null && typeof (payload as { decisionId?: unknown }).decisionId === 'string'
+        ? (payload as { decisionId: string }).decisionId
+        : null;
+    rejectedDecisions.push({ decisionId, error });
+    if (rejectedDecisions.length > MAX_REJECTED_SHOWN) rejectedDecisions.shift();
+    log.warn('review decision refused', { decisionId, error });
+  };
+  const accept = (decision: ReviewDecision): void => {
+    if (seenDecisionIds.includes(decision.decisionId) || queued.some((d) => d.decisionId === decision.decisionId)) {
+      return; // the same decision again: nothing to do
+    }
+    queued.push(decision);
+  };
+
+  setHandler(
+    reviewSignal,
+    async (payload: unknown) => {
+      const check = checkReviewDecision(payload);
+      if (check.ok) {
+        accept(check.decision);
+        return;
+      }
+      refuse(payload, check.error);
+      await recordRejectedDecision({ batchId: input.batchId, payload, error: check.error });
+    },
+    { description: 'Approve, amend or reject held records. JSON: {decisionId, records|reasonCode|all, action, patch?, reviewer, note?}' },
+  );
+  setHandler(
+    reviewUpdate,
+    async (payload: unknown): Promise<ReviewOutcome> => {
+      const check = checkReviewDecision(payload);
+      if (!check.ok) throw ApplicationFailure.nonRetryable(check.error, 'MalformedDecision');
+      const { decisionId } = check.decision;
+      accept(check.decision);
+      await condition(() => outcomes[decisionId] !== undefined || (seenDecisionIds.includes(decisionId) && !queued.some((d) => d.decisionId === decisionId)));
+      return outcomes[decisionId] ?? { decisionId, applied: false, selected: 0, approved: 0, rejected: 0, duplicates: 0, stillHeld: 0, counts };
+    },
+    {
+      validator: (payload: unknown) => {
+        const check = checkReviewDecision(payload);
+        if (!check.ok) throw new Error(check.error);
+      },
+      description: 'Same decision as the review signal; answers with the outcome.',
+    },
+  );
+  setHandler(
+    progressQuery,
+    (): BatchProgress => ({
+      status,
+      chunks: plan.chunks,
+      chunksDone,
+      chunksInFlight: inFlight,
+      plannedRecords: plan.records,
+      counts,
+      rejectedDecisions,
+      reviewDeadline,
+    }),
+    { description: 'Live counts of the batch.' },
+  );
+  setHandler(
+    pendingReviewQuery,
+    (): PendingReviewView => ({
+      pendingReview: counts.pendingReview,
+      reviewDeadline,
+      byReason: summary,
+      details: `sluice review show ${input.batchId}`,
+      example:
+        counts.pendingReview > 0 && summary[0]
+          ? {
+              decisionId: `approve-${summary[0].reasonCode}-1`,
+              reasonCode: summary[0].reasonCode,
+              action: 'approve',
+              reviewer: 'your-name',
+              note: 'checked against the source document',
+            }
+          : null,
+    }),
+    { description: 'Held records grouped by reason, and a decision to paste into the signal dialog.' },
+  );
+
+  const setStatus = (next: BatchStatus): void => {
+    status = next;
+    upsertSearchAttributes([
+      { key: SluiceStatus, value: status },
+      { key: SluicePendingReview, value: counts.pendingReview },
+    ]);
+  };
+
+  const drainAndContinue = async (phase: BatchCarry['phase']): Promise<never> => {
+    await condition(() => inFlight === 0);
+    await condition(allHandlersFinished);
+    return continueAsNew<typeof batchWorkflow>(input, {
+      phase,
+      plan,
+      nextChunk,
+      chunksDone,
+      counts,
+      failedChunks,
+      reviewDeadline,
+      seenDecisionIds: seenDecisionIds.slice(-MAX_REMEMBERED_DECISIONS),
+      queued,
+      rejectedDecisions,
+    });
+  };
+
+  // 1. Plan (first run only).
+  if (!carry) {
+    try {
+      plan = await planBatch({ batch: input, workflowId: workflowInfo().workflowId });
+    } catch (err) {
+      setStatus('failed');
+      await finishBatch({ batchId: input.batchId, status: 'failed' });
+      throw ApplicationFailure.nonRetryable(`batch ${input.batchId} could not be planned: ${causeMessage(err)}`, 'PlanFailed');
+    }
+    setStatus('running');
+  }
+
+  // 2. Chunks, at most max_concurrent_chunks in flight.
+  if (!carry || carry.phase === 'chunks') {
+    const parentId = workflowInfo().workflowId;
+    const runChunk = async (chunkNo: number): Promise<void> => {
+      try {
+        const result = await executeChild(chunkWorkflow, {
+          workflowId: chunkWorkflowId(parentId, chunkNo),
+          args: [{ batchId: input.batchId, profile: input.profile, sha256: input.sha256, chunkNo, config }],
+          retry: { maximumAttempts: CHILD_ATTEMPTS },
+        });
+        counts = addCounts(counts, result.counts);
+      } catch (err) {
+        failedChunks.push(chunkNo);
+        log.error('chunk failed', { chunkNo, error: causeMessage(err) });
+      } finally {
+        chunksDone += 1;
+        inFlight -= 1;
+      }
+    };
+    while (nextChunk < plan.chunks) {
+      await condition(() => inFlight < config.max_concurrent_chunks);
+      if (workflowInfo().continueAsNewSuggested) await drainAndContinue('chunks');
+      inFlight += 1;
+      void runChunk(nextChunk);
+      nextChunk += 1;
+    }
+    await condition(() => inFlight === 0);
+    if (failedChunks.length > 0) {
+      setStatus('failed');
+      await finishBatch({ batchId: input.batchId, status: 'failed' });
+      throw ApplicationFailure.nonRetryable(
+        `batch ${input.batchId}: ${failedChunks.length} chunk(s) failed after ${CHILD_ATTEMPTS} attempts ` +
+          `(chunks ${failedChunks.slice(0, 10).join(', ')}); see the chunk workflows' histories`,
+        'ChunksFailed',
+      );
+    }
+    counts = await batchCounts({ batchId: input.batchId });
+  }
+
+  // 3. Review, while anything is held.
+  if (counts.pendingReview > 0) {
+    if (!reviewDeadline) {
+      reviewDeadline = new Date(Date.now() + config.review_deadline_seconds * 1000).toISOString();
+    }
+    summary = await reviewSummary({ batchId: input.batchId });
+    setStatus('awaiting_review');
+    while (counts.pendingReview > 0) {
+      const remaining = Date.parse(reviewDeadline) - Date.now();
+      const woke = remaining > 0 && (await condition(() => queued.length > 0 || workflowInfo().continueAsNewSuggested, remaining));
+      if (!woke) {
+        counts = await expireReview({ batchId: input.batchId });
+        log.info('review deadline passed; pending records rejected', { batchId: input.batchId });
+        break;
+      }
+      const decision = queued.shift();
+      if (!decision) {
+        await drainAndContinue('review');
+        continue;
+      }
+      const outcome = await applyReviewDecision({ batchId: input.batchId, profile: input.profile, decision });
+      seenDecisionIds.push(decision.decisionId);
+      if (seenDecisionIds.length > MAX_REMEMBERED_DECISIONS) seenDecisionIds.shift();
+      outcomes[decision.decisionId] = outcome;
+      counts = outcome.counts;
+      summary = await reviewSummary({ batchId: input.batchId });
+      setStatus('awaiting_review');
+    }
+  }
+
+  // 4. Report.
+  const final = await finishBatch({ batchId: input.batchId, status: 'completed' });
+  counts = final.counts;
+  setStatus('completed');
+  await condition(allHandlersFinished);
+  return {
+    batchId: input.batchId,
+    workflowId: workflowInfo().workflowId,
+    profile: input.profile,
+    status,
+    sha256: input.sha256,
+    ...counts,
+    chunks: plan.chunks,
+    startedAt: final.startedAt,
+    finishedAt: final.finishedAt,
+  };
+}
+
+function causeMessage(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error) e = (e as { cause: Error }).cause;
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,40 @@
+/**
+ * One chunk: parse -> validate -> classify -> commit, each with its own retry policy from the batch configuration.
+ * Parse, validate and classify are short and pure, so they run as local activities (no server round trip) in the
+ * worker that runs this workflow, which also keeps their records in memory for the next stage. Commit is a regular
+ * activity with heartbeats. Inputs and results are references and counts; records never enter history.
+ */
+import { ApplicationFailure, ActivityFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { SluiceActivities } from '../activities/index.ts';
+import type { ChunkInput, ChunkResult } from '../shared/contracts.ts';
+import { FailureType } from '../shared/failure-types.ts';
+import { activityOptions, localActivityOptions } from './activity-options.ts';
+
+const INPUT_FAILURES: readonly string[] = [FailureType.ParseError, FailureType.SchemaViolation];
+
+export async function chunkWorkflow(input: ChunkInput): Promise<ChunkResult> {
+  const { stages } = input.config;
+  const { parseChunk } = proxyLocalActivities<SluiceActivities>(localActivityOptions(stages.parse));
+  const { validateChunk } = proxyLocalActivities<SluiceActivities>(localActivityOptions(stages.validate));
+  const { classifyChunk } = proxyLocalActivities<SluiceActivities>(localActivityOptions(stages.classify));
+  const { commitChunk, quarantineChunk } = proxyActivities<SluiceActivities>(
+    activityOptions(stages.commit, { heartbeat: true }),
+  );
+  const ref = { batchId: input.batchId, profile: input.profile, sha256: input.sha256, chunkNo: input.chunkNo };
+
+  try {
+    await parseChunk(ref);
+    await validateChunk(ref);
+    await classifyChunk(ref);
+  } catch (err) {
+    // A chunk that cannot be read is held for review record by record; nothing is dropped, the batch goes on.
+    const cause = err instanceof ActivityFailure ? err.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.type && INPUT_FAILURES.includes(cause.type)) {
+      const counts = await quarantineChunk({ ref, error: cause.message });
+      return { chunkNo: input.chunkNo, counts };
+    }
+    throw err;
+  }
+  const counts = await commitChunk(ref);
+  return { chunkNo: input.chunkNo, counts };
+}

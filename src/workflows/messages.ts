@@ -1,0 +1,20 @@
+/** Signals, queries and updates of the batch workflow (names are public contract: DESIGN.md). */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { BatchProgress, ReviewOutcome } from '../shared/contracts.ts';
+
+export interface PendingReviewView {
+  pendingReview: number;
+  reviewDeadline: string | null;
+  byReason: { reasonCode: string; count: number; firstRecords: number[] }[];
+  /** How to see every held record with its field-level issues. */
+  details: string;
+  /** A decision to paste into the Web UI's "Send a Signal" dialog (signal name: review). */
+  example: Record<string, unknown> | null;
+}
+
+/** A review decision; the payload is checked in the workflow and a malformed one is recorded, not applied. */
+export const reviewSignal = defineSignal<[unknown]>('review');
+/** The same decision for programmatic callers: a malformed payload is refused by the validator before it is accepted. */
+export const reviewUpdate = defineUpdate<ReviewOutcome, [unknown]>('review');
+export const progressQuery = defineQuery<BatchProgress>('progress');
+export const pendingReviewQuery = defineQuery<PendingReviewView>('pendingReview');

@@ -1,0 +1,83 @@
+/**
+ * A worker killed with SIGKILL in the middle of a batch, then restarted, loses and duplicates nothing: the batch
+ * reaches exactly the generator's counts and every record has exactly one disposition.
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type pg from 'pg';
+import type { ChildProcess } from 'node:child_process';
+import type { SluiceClient } from '../../src/client/sluice-client.ts';
+import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
+import { checkInvariants, connectClient, connectDb, spawnWorkerProcess, testConfig, workDir } from '../helpers/sluice-env.ts';
+
+let sluice: SluiceClient;
+let db: pg.Pool;
+const workers: ChildProcess[] = [];
+
+beforeAll(async () => {
+  sluice = await connectClient();
+  db = connectDb();
+});
+
+afterAll(async () => {
+  for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+  await sluice?.close();
+  await db?.end();
+});
+
+const exited = (child: ChildProcess) => new Promise((resolve) => child.once('exit', resolve));
+
+it('a worker SIGKILLed mid-batch and restarted loses and duplicates nothing', async () => {
+  const dir = await workDir('crash');
+  const file = path.join(dir, 'manifest-60k.csv');
+  const expected = await generateInventoryManifest(file, {
+    records: 60_000,
+    seed: 1234,
+    defects: { invalid_grant_code: 0.01, quantity_outlier: 0.005, duplicate: 0.02 },
+  });
+  const first = spawnWorkerProcess();
+  workers.push(first);
+  const submitted = await sluice.submitBatch({
+    file,
+    profile: 'inventory',
+    config: testConfig({ max_chunk_size: 1000, max_concurrent_chunks: 4, timeout_seconds: 10 }),
+  });
+
+  // Kill the worker once some chunks, but not all, have committed.
+  const killedAt = await new Promise<number>((resolve, reject) => {
+    const timer = setInterval(async () => {
+      try {
+        const p = await sluice.progress(submitted.batchId);
+        if (p.chunksDone >= 5) {
+          clearInterval(timer);
+          first.kill('SIGKILL');
+          resolve(p.chunksDone);
+        }
+      } catch {
+        // not started yet
+      }
+    }, 100);
+    setTimeout(() => {
+      clearInterval(timer);
+      reject(new Error('the batch made no progress within 90 s'));
+    }, 90_000);
+  });
+  await exited(first);
+  const atKill = await sluice.progress(submitted.batchId).catch(() => null);
+  expect(killedAt).toBeLessThan(60);
+  expect(atKill === null || atKill.chunksDone < atKill.chunks).toBe(true);
+
+  const second = spawnWorkerProcess();
+  workers.push(second);
+  const report = await sluice.settled(submitted.batchId);
+  expect(report).toMatchObject({
+    status: 'awaiting_review',
+    records: expected.records,
+    committed: expected.committed,
+    duplicates: expected.duplicates,
+    quarantined: expected.quarantined,
+  });
+  await checkInvariants(db, submitted.batchId, expected.records);
+  second.kill('SIGTERM');
+  await exited(second);
+});
