@@ -3,13 +3,13 @@
  * returns counts; the records pass between stages through the worker's ChunkCache, and a stage that finds the cache
  * empty recomputes the earlier stages from the blob (they are pure functions of the input bytes).
  */
-import { heartbeat } from '@temporalio/activity';
 import type { RecordCounts, StageRef } from '../shared/contracts.ts';
 import type { Classification, InputLayout, SourceRecord, ValidationOutcome } from '../profiles/types.ts';
 import { getBatch, getChunk } from '../store/batches.ts';
 import type { CommitCandidate, HeldRecord } from '../store/commit.ts';
 import { commitChunk } from '../store/commit.ts';
 import type { ChunkCache, ChunkState } from './chunk-cache.ts';
+import { withHeartbeat } from './heartbeat.ts';
 import type { ActivityDeps } from './index.ts';
 import { toFailure } from './to-failure.ts';
 
@@ -119,14 +119,9 @@ export function createChunkStageActivities({ db, blobs, getProfile }: ActivityDe
           });
         }
       });
-      heartbeat();
-      const counts = await commitChunk(db, {
-        batchId: ref.batchId,
-        profile: ref.profile,
-        chunkNo: ref.chunkNo,
-        commit,
-        held,
-      });
+      const counts = await withHeartbeat(() =>
+        commitChunk(db, { batchId: ref.batchId, profile: ref.profile, chunkNo: ref.chunkNo, commit, held }),
+      );
       cache.delete(keyOf(ref));
       return counts;
     }),
@@ -152,7 +147,9 @@ export function createChunkStageActivities({ db, blobs, getProfile }: ActivityDe
           });
         }
         cache.delete(keyOf(ref));
-        return await commitChunk(db, { batchId: ref.batchId, profile: ref.profile, chunkNo: ref.chunkNo, commit: [], held });
+        return await withHeartbeat(() =>
+          commitChunk(db, { batchId: ref.batchId, profile: ref.profile, chunkNo: ref.chunkNo, commit: [], held }),
+        );
       } catch (err) {
         throw toFailure(err, `batch ${ref.batchId} chunk ${ref.chunkNo}: quarantine`);
       }

@@ -2,13 +2,21 @@
  * Registering and planning a batch, and reading its final counts.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { heartbeat, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import type { BatchInput, PlanResult, RecordCounts } from '../shared/contracts.ts';
 import { FailureType } from '../shared/failure-types.ts';
 import type { ChunkPlan, InputLayout } from '../profiles/types.ts';
-import { countDispositions, finishPlan, getBatch, markBatchFinished, registerBatch, savePlanPage } from '../store/batches.ts';
+import {
+  countDispositions,
+  finishPlan,
+  getBatch,
+  markBatchFinished,
+  registerBatch,
+  savePlanPage,
+} from '../store/batches.ts';
 import { sha256OfFile } from '../store/blobs.ts';
 import type { ActivityDeps } from './index.ts';
+import { withHeartbeat } from './heartbeat.ts';
 import { toFailure } from './to-failure.ts';
 
 const PLAN_PAGE = 500;
@@ -37,41 +45,45 @@ export function createPlanActivities({ db, blobs, getProfile }: ActivityDeps) {
           return { chunks: existing.chunks, records: existing.records };
         }
 
-        const file = await blobs.localPath(batch.sha256);
-        const actual = await sha256OfFile(file);
-        if (actual !== batch.sha256) {
-          throw ApplicationFailure.nonRetryable(
-            `${batch.fileName}: stored input is corrupt (SHA-256 ${actual}, expected ${batch.sha256})`,
-            FailureType.IntegrityError,
-          );
-        }
-
         let layout: InputLayout = {};
         let page: ChunkPlan[] = [];
         let chunks = 0;
         let records = 0;
-        const limits = {
-          maxRecords: batch.config.max_chunk_size,
-          maxBytes: Math.floor(batch.config.max_payload_mb * 1024 * 1024),
-        };
-        for await (const item of profile.plan(file, batch.fileName, limits)) {
-          if ('layout' in item) {
-            layout = item.layout;
-            continue;
-          }
-          page.push(item);
-          chunks += 1;
-          records += item.recordCount;
-          if (page.length >= PLAN_PAGE) {
+        const planned = await withHeartbeat(
+          async () => {
+            const file = await blobs.localPath(batch.sha256);
+            const actual = await sha256OfFile(file);
+            if (actual !== batch.sha256) {
+              throw ApplicationFailure.nonRetryable(
+                `${batch.fileName}: stored input is corrupt (SHA-256 ${actual}, expected ${batch.sha256})`,
+                FailureType.IntegrityError,
+              );
+            }
+            const limits = {
+              maxRecords: batch.config.max_chunk_size,
+              maxBytes: Math.floor(batch.config.max_payload_mb * 1024 * 1024),
+            };
+            for await (const item of profile.plan(file, batch.fileName, limits)) {
+              if ('layout' in item) {
+                layout = item.layout;
+                continue;
+              }
+              page.push(item);
+              chunks += 1;
+              records += item.recordCount;
+              if (page.length >= PLAN_PAGE) {
+                await savePlanPage(db, batch.batchId, page);
+                page = [];
+              }
+            }
             await savePlanPage(db, batch.batchId, page);
-            page = [];
-            heartbeat({ chunks, records });
-          }
-        }
-        await savePlanPage(db, batch.batchId, page);
-        await finishPlan(db, batch.batchId, layout, chunks, records);
-        log.info('batch planned', { batchId: batch.batchId, chunks, records });
-        return { chunks, records };
+            await finishPlan(db, batch.batchId, layout, chunks, records);
+            return { chunks, records };
+          },
+          () => ({ chunks, records }),
+        );
+        log.info('batch planned', { batchId: batch.batchId, ...planned });
+        return planned;
       } catch (err) {
         throw toFailure(err, `batch ${batch.batchId}: planning ${batch.fileName}`);
       }
