@@ -10,8 +10,8 @@ import { CommandFailed, EXIT, UsageError } from './output.ts';
 
 const program = new Command('sluice')
   .description(
-    'Durable batch ingestion on Temporal: parse, validate, classify and commit every record exactly once;\n' +
-      'hold the rest for review. Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL (default: the\n' +
+    'Durable batch ingestion on Temporal: parse, validate, classify and commit every record exactly once; ' +
+      'hold the rest for review. Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL (default: the ' +
       'local stack of `sluice dev`), SLUICE_HOME (local data, default ./.sluice).',
   )
   .version('0.1.0')

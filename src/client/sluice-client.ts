@@ -11,7 +11,14 @@ import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { resolveBatchConfig } from '../config/batch-config.ts';
 import type { SluiceEnv } from '../config/env.ts';
 import { getProfile } from '../profiles/index.ts';
-import type { BatchConfig, BatchInput, BatchProgress, BatchReport, ReviewDecision, ReviewOutcome } from '../shared/contracts.ts';
+import type {
+  BatchConfig,
+  BatchInput,
+  BatchProgress,
+  BatchReport,
+  ReviewDecision,
+  ReviewOutcome,
+} from '../shared/contracts.ts';
 import { zeroCounts } from '../shared/contracts.ts';
 import { checkReviewDecision } from '../shared/review-decision.ts';
 import { SluiceBatchId, SluicePendingReview, SluiceProfile, SluiceStatus } from '../shared/search-attributes.ts';

@@ -122,7 +122,10 @@ export function resolveBatchConfig(
 }
 
 /** Reads and validates a YAML config file; errors name the file and the key. */
-export async function loadBatchConfigFile(path: string, profile?: Pick<Profile, 'defaultConfig'>): Promise<BatchConfig> {
+export async function loadBatchConfigFile(
+  path: string,
+  profile?: Pick<Profile, 'defaultConfig'>,
+): Promise<BatchConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -112,7 +112,16 @@ export async function insertLedgerAndDispositions(
            JOIN ledger l ON l.idempotency_key = t.k
           WHERE d.batch_id = $1 AND d.record_no = t.rn
         RETURNING d.record_no, d.status`,
-        [batchId, recordNos, keys, opts.status, opts.update.decisionId, opts.update.reviewer, opts.update.note, businessKeys],
+        [
+          batchId,
+          recordNos,
+          keys,
+          opts.status,
+          opts.update.decisionId,
+          opts.update.reviewer,
+          opts.update.note,
+          businessKeys,
+        ],
       )
     : await tx.query<{ record_no: string; status: string }>(
         `INSERT INTO record_disposition (batch_id, record_no, chunk_no, status, audit_trace_id, idempotency_key, business_key)

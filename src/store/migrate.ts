@@ -19,7 +19,9 @@ export async function migrate(db: Db, log: (msg: string) => void = () => undefin
     await lock.query(
       'CREATE TABLE IF NOT EXISTS sluice_migration (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
     );
-    const done = new Set((await lock.query<{ name: string }>('SELECT name FROM sluice_migration')).rows.map((r) => r.name));
+    const done = new Set(
+      (await lock.query<{ name: string }>('SELECT name FROM sluice_migration')).rows.map((r) => r.name),
+    );
     for (const file of files) {
       if (done.has(file)) continue;
       const sql = await readFile(MIGRATIONS_DIR + file, 'utf8');

@@ -25,6 +25,8 @@ export interface PendingSummaryRow {
   reasonCode: string;
   count: number;
   firstRecords: number[];
+  /** True when these records passed validation and were held by a business rule, so `approve` can commit them. */
+  approvable: boolean;
 }
 
 export async function listPending(
@@ -50,18 +52,23 @@ export async function listPending(
 
 export async function pendingSummary(db: Db, batchId: string): Promise<PendingSummaryRow[]> {
   const { rows } = await db.query(
-    `SELECT reason_code, count(*) AS n, (array_agg(record_no ORDER BY record_no))[1:5] AS first
+    `SELECT reason_code, count(*) AS n, (array_agg(record_no ORDER BY record_no))[1:5] AS first,
+            bool_and(idempotency_key IS NOT NULL) AS approvable
        FROM record_disposition WHERE batch_id = $1 AND status = 'quarantined'
       GROUP BY reason_code ORDER BY count(*) DESC, reason_code`,
     [batchId],
   );
-  return rows.map((r) => ({ reasonCode: r.reason_code, count: Number(r.n), firstRecords: r.first.map(Number) }));
+  return rows.map((r) => ({
+    reasonCode: r.reason_code,
+    count: Number(r.n),
+    firstRecords: r.first.map(Number),
+    approvable: r.approvable,
+  }));
 }
 
 /** What the profile says of a held record's fields (after an amendment's patch, if any). */
 export type Reassessment =
-  | { ok: true; candidate: Omit<CommitCandidate, 'recordNo'> }
-  | { ok: false; reasonCode: string; issues: FieldIssue[] };
+  { ok: true; candidate: Omit<CommitCandidate, 'recordNo'> } | { ok: false; reasonCode: string; issues: FieldIssue[] };
 
 export async function applyDecision(
   db: Db,
@@ -74,7 +81,14 @@ export async function applyDecision(
     const inserted = await tx.query(
       `INSERT INTO review_decision (batch_id, decision_id, action, reviewer, note, payload)
        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (batch_id, decision_id) DO NOTHING`,
-      [batchId, decision.decisionId, decision.action, decision.reviewer, decision.note ?? null, JSON.stringify(decision)],
+      [
+        batchId,
+        decision.decisionId,
+        decision.action,
+        decision.reviewer,
+        decision.note ?? null,
+        JSON.stringify(decision),
+      ],
     );
     if (inserted.rowCount === 0) {
       const prior = await tx.query(`SELECT outcome FROM review_decision WHERE batch_id = $1 AND decision_id = $2`, [
@@ -212,12 +226,7 @@ export async function expirePending(db: Db, batchId: string): Promise<RecordCoun
   });
 }
 
-export async function recordRejectedDecision(
-  db: Db,
-  batchId: string,
-  payload: unknown,
-  error: string,
-): Promise<void> {
+export async function recordRejectedDecision(db: Db, batchId: string, payload: unknown, error: string): Promise<void> {
   await appendAudit(db, { batchId, event: 'decision_rejected', detail: { error, payload } });
 }
 

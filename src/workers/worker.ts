@@ -3,7 +3,8 @@
  * and hosts the batch and chunk workflows on the ingest task queue.
  */
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { LogLevel } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
 import { getProfile } from '../profiles/index.ts';
 import { TASK_QUEUE } from '../shared/task-queues.ts';
@@ -29,6 +30,19 @@ export interface RunningWorker {
   /** Resolves when the worker has stopped (after shutdown() or a fatal error). */
   done: Promise<void>;
   shutdown(): Promise<void>;
+}
+
+/**
+ * For CLI processes: Temporal's runtime logs at WARN (SLUICE_LOG_LEVEL to change) on stderr. Must run before any
+ * connection or worker exists; later calls are no-ops.
+ */
+export function installWorkerRuntime(): void {
+  const level = (process.env.SLUICE_LOG_LEVEL ?? 'WARN').toUpperCase() as LogLevel;
+  try {
+    Runtime.install({ logger: new DefaultLogger(level) });
+  } catch {
+    // already installed: the first configuration wins
+  }
 }
 
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {

@@ -84,7 +84,9 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
   // Handlers first, so buffered signals are applied before anything else (and reach continue-as-new).
   const refuse = (payload: unknown, error: string): void => {
     const decisionId =
-      typeof payload === 'object' && payload !== null && typeof (payload as { decisionId?: unknown }).decisionId === 'string'
+      typeof payload === 'object' &&
+      payload !== null &&
+      typeof (payload as { decisionId?: unknown }).decisionId === 'string'
         ? (payload as { decisionId: string }).decisionId
         : null;
     rejectedDecisions.push({ decisionId, error });
@@ -109,7 +111,10 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
       refuse(payload, check.error);
       await recordRejectedDecision({ batchId: input.batchId, payload, error: check.error });
     },
-    { description: 'Approve, amend or reject held records. JSON: {decisionId, records|reasonCode|all, action, patch?, reviewer, note?}' },
+    {
+      description:
+        'Approve, amend or reject held records. JSON: {decisionId, records|reasonCode|all, action, patch?, reviewer, note?}',
+    },
   );
   setHandler(
     reviewUpdate,
@@ -118,8 +123,23 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
       if (!check.ok) throw ApplicationFailure.nonRetryable(check.error, 'MalformedDecision');
       const { decisionId } = check.decision;
       accept(check.decision);
-      await condition(() => outcomes[decisionId] !== undefined || (seenDecisionIds.includes(decisionId) && !queued.some((d) => d.decisionId === decisionId)));
-      return outcomes[decisionId] ?? { decisionId, applied: false, selected: 0, approved: 0, rejected: 0, duplicates: 0, stillHeld: 0, counts };
+      await condition(
+        () =>
+          outcomes[decisionId] !== undefined ||
+          (seenDecisionIds.includes(decisionId) && !queued.some((d) => d.decisionId === decisionId)),
+      );
+      return (
+        outcomes[decisionId] ?? {
+          decisionId,
+          applied: false,
+          selected: 0,
+          approved: 0,
+          rejected: 0,
+          duplicates: 0,
+          stillHeld: 0,
+          counts,
+        }
+      );
     },
     {
       validator: (payload: unknown) => {
@@ -150,16 +170,7 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
       reviewDeadline,
       byReason: summary,
       details: `sluice review show ${input.batchId}`,
-      example:
-        counts.pendingReview > 0 && summary[0]
-          ? {
-              decisionId: `approve-${summary[0].reasonCode}-1`,
-              reasonCode: summary[0].reasonCode,
-              action: 'approve',
-              reviewer: 'your-name',
-              note: 'checked against the source document',
-            }
-          : null,
+      example: exampleDecision(summary),
     }),
     { description: 'Held records grouped by reason, and a decision to paste into the signal dialog.' },
   );
@@ -196,7 +207,10 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
     } catch (err) {
       setStatus('failed');
       await finishBatch({ batchId: input.batchId, status: 'failed' });
-      throw ApplicationFailure.nonRetryable(`batch ${input.batchId} could not be planned: ${causeMessage(err)}`, 'PlanFailed');
+      throw ApplicationFailure.nonRetryable(
+        `batch ${input.batchId} could not be planned: ${causeMessage(err)}`,
+        'PlanFailed',
+      );
     }
     setStatus('running');
   }
@@ -249,7 +263,8 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
     setStatus('awaiting_review');
     while (counts.pendingReview > 0) {
       const remaining = Date.parse(reviewDeadline) - Date.now();
-      const woke = remaining > 0 && (await condition(() => queued.length > 0 || workflowInfo().continueAsNewSuggested, remaining));
+      const woke =
+        remaining > 0 && (await condition(() => queued.length > 0 || workflowInfo().continueAsNewSuggested, remaining));
       if (!woke) {
         counts = await expireReview({ batchId: input.batchId });
         log.info('review deadline passed; pending records rejected', { batchId: input.batchId });
@@ -285,6 +300,33 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
     chunks: plan.chunks,
     startedAt: final.startedAt,
     finishedAt: final.finishedAt,
+  };
+}
+
+/**
+ * A decision a reviewer can paste into the Web UI's signal dialog: approve a business-rule hold if there is one
+ * (approval commits valid records as they are); otherwise an amendment, since invalid records must be corrected.
+ */
+function exampleDecision(summary: PendingReviewView['byReason']): Record<string, unknown> | null {
+  const approvable = summary.find((r) => r.approvable);
+  if (approvable) {
+    return {
+      decisionId: `approve-${approvable.reasonCode}-1`,
+      reasonCode: approvable.reasonCode,
+      action: 'approve',
+      reviewer: 'your-name',
+      note: 'checked against the source document',
+    };
+  }
+  const first = summary[0];
+  if (!first) return null;
+  return {
+    decisionId: `amend-record-${first.firstRecords[0]}-1`,
+    records: [first.firstRecords[0]],
+    action: 'amend',
+    patch: { field_name: 'corrected value' },
+    reviewer: 'your-name',
+    note: 'corrected from the source document',
   };
 }
 

@@ -5,7 +5,7 @@ import type { BatchProgress, ReviewOutcome } from '../shared/contracts.ts';
 export interface PendingReviewView {
   pendingReview: number;
   reviewDeadline: string | null;
-  byReason: { reasonCode: string; count: number; firstRecords: number[] }[];
+  byReason: { reasonCode: string; count: number; firstRecords: number[]; approvable: boolean }[];
   /** How to see every held record with its field-level issues. */
   details: string;
   /** A decision to paste into the Web UI's "Send a Signal" dialog (signal name: review). */

@@ -7,12 +7,14 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import type { SluiceClient } from '../../src/client/sluice-client.ts';
 import type { ExpectedOutcome } from '../../src/profiles/inventory/generator.ts';
 import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
 import { resolveTemporalCli } from '../../src/stack/temporal-cli.ts';
+import { WORKFLOWS_PATH } from '../../src/workers/worker.ts';
 import type { BatchReport } from '../../src/shared/contracts.ts';
 import { batchHistories, largestPayload } from '../helpers/history.ts';
 import {
@@ -50,8 +52,16 @@ afterAll(async () => {
 async function signalLikeTheUi(workflowId: string, input: string): Promise<void> {
   const temporal = await resolveTemporalCli({ install: false });
   await exec(temporal, [
-    'workflow', 'signal', '--address', testEnv().temporalAddress, '--workflow-id', workflowId, '--name', 'review',
-    '--input', input,
+    'workflow',
+    'signal',
+    '--address',
+    testEnv().temporalAddress,
+    '--workflow-id',
+    workflowId,
+    '--name',
+    'review',
+    '--input',
+    input,
   ]);
 }
 
@@ -141,9 +151,10 @@ describe('a 10,000-record manifest with planted defects', () => {
     expect(progress.status).toBe('awaiting_review');
     expect(progress.rejectedDecisions[0]).toMatchObject({ decisionId: 'bad-1' });
     expect(progress.rejectedDecisions[0]!.error).toMatch(/exactly one of records, reasonCode or all/);
-    const audit = await db.query(`SELECT count(*)::int AS n FROM audit_event WHERE batch_id = $1 AND event = 'decision_rejected'`, [
-      report.batchId,
-    ]);
+    const audit = await db.query(
+      `SELECT count(*)::int AS n FROM audit_event WHERE batch_id = $1 AND event = 'decision_rejected'`,
+      [report.batchId],
+    );
     expect(audit.rows[0].n).toBe(2);
     const desc = await sluice.temporal.workflow.getHandle(report.workflowId).describe();
     expect(desc.status.name).toBe('RUNNING');
@@ -173,7 +184,9 @@ describe('a 10,000-record manifest with planted defects', () => {
       [report.batchId],
     );
     expect(approved.rows[0].n).toBe(outliers);
-    const decisions = await db.query(`SELECT count(*)::int AS n FROM review_decision WHERE batch_id = $1`, [report.batchId]);
+    const decisions = await db.query(`SELECT count(*)::int AS n FROM review_decision WHERE batch_id = $1`, [
+      report.batchId,
+    ]);
     expect(decisions.rows[0].n).toBe(1);
   });
 
@@ -193,9 +206,10 @@ describe('a 10,000-record manifest with planted defects', () => {
 
     // A patch that does not fix the problem leaves the record held, with the new issues.
     const [firstBadGrant] = (
-      await db.query(`SELECT record_no::int AS n FROM record_disposition WHERE batch_id = $1 AND reason_code = 'invalid_grant_code' ORDER BY 1 LIMIT 1`, [
-        report.batchId,
-      ])
+      await db.query(
+        `SELECT record_no::int AS n FROM record_disposition WHERE batch_id = $1 AND reason_code = 'invalid_grant_code' ORDER BY 1 LIMIT 1`,
+        [report.batchId],
+      )
     ).rows;
     const stillBad = await sluice.decide(report.batchId, {
       decisionId: 'amend-grant-wrong',
@@ -209,7 +223,16 @@ describe('a 10,000-record manifest with planted defects', () => {
 
   it('rejecting the rest completes the batch with every record accounted for', async () => {
     const res = await runCli([
-      'review', 'decide', report.batchId, '--all', '--reject', '--reviewer', 'dana', '--note', 'bad source rows', '--json',
+      'review',
+      'decide',
+      report.batchId,
+      '--all',
+      '--reject',
+      '--reviewer',
+      'dana',
+      '--note',
+      'bad source rows',
+      '--json',
     ]);
     expect(res.code, res.stderr).toBe(0);
     const final = await sluice.temporal.workflow.getHandle(report.workflowId).result();
@@ -228,7 +251,9 @@ describe('a 10,000-record manifest with planted defects', () => {
     expect(histories.length).toBeGreaterThan(report.chunks);
     for (const { workflowId, history } of histories) {
       const largest = largestPayload(history);
-      expect(largest.bytes, `${workflowId} event ${largest.eventId} (${largest.eventType})`).toBeLessThanOrEqual(8 * 1024);
+      expect(largest.bytes, `${workflowId} event ${largest.eventId} (${largest.eventType})`).toBeLessThanOrEqual(
+        8 * 1024,
+      );
     }
   });
 });

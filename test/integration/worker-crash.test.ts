@@ -8,7 +8,14 @@ import type pg from 'pg';
 import type { ChildProcess } from 'node:child_process';
 import type { SluiceClient } from '../../src/client/sluice-client.ts';
 import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
-import { checkInvariants, connectClient, connectDb, spawnWorkerProcess, testConfig, workDir } from '../helpers/sluice-env.ts';
+import {
+  checkInvariants,
+  connectClient,
+  connectDb,
+  spawnWorkerProcess,
+  testConfig,
+  workDir,
+} from '../helpers/sluice-env.ts';
 
 let sluice: SluiceClient;
 let db: pg.Pool;

@@ -27,7 +27,9 @@ export function registerBatchCommands(program: Command): void {
         });
       }
       const profile = getProfile(opts.profile);
-      const config = opts.config ? await loadBatchConfigFile(opts.config, profile) : resolveBatchConfig(undefined, profile);
+      const config = opts.config
+        ? await loadBatchConfigFile(opts.config, profile)
+        : resolveBatchConfig(undefined, profile);
       const sluice = await SluiceClient.connect(loadEnv());
       try {
         const results: (BatchReport | { batchId: string; workflowId: string; sha256: string; started: boolean })[] = [];

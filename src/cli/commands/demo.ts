@@ -10,13 +10,19 @@ import { loadEnv } from '../../config/env.ts';
 import { TASK_QUEUE } from '../../shared/task-queues.ts';
 import type { BatchReport } from '../../shared/contracts.ts';
 import { startLocalStack } from '../../stack/local-stack.ts';
-import { startWorker } from '../../workers/worker.ts';
+import { installWorkerRuntime, startWorker } from '../../workers/worker.ts';
 import { EXIT, log, printJson, printReport, progressBar } from '../output.ts';
 import { untilInterrupted } from './stack.ts';
 
 export const DEMO_SAMPLES = [
-  { file: fileURLToPath(new URL('../../../samples/inventory/lab-manifest-clean.csv', import.meta.url)), profile: 'inventory' },
-  { file: fileURLToPath(new URL('../../../samples/inventory/lab-manifest-defects.csv', import.meta.url)), profile: 'inventory' },
+  {
+    file: fileURLToPath(new URL('../../../samples/inventory/lab-manifest-clean.csv', import.meta.url)),
+    profile: 'inventory',
+  },
+  {
+    file: fileURLToPath(new URL('../../../samples/inventory/lab-manifest-defects.csv', import.meta.url)),
+    profile: 'inventory',
+  },
 ];
 
 async function hasWorker(sluice: SluiceClient, namespace: string): Promise<boolean> {
@@ -36,6 +42,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--keep', 'keep the stack running after the demo (default when it started the stack on a terminal)')
     .option('--no-keep', 'stop whatever the demo started when it ends')
     .action(async (opts) => {
+      installWorkerRuntime();
       const stack = await startLocalStack({ log });
       const env = { ...loadEnv(), temporalAddress: stack.temporalAddress, databaseUrl: stack.databaseUrl };
       const sluice = await SluiceClient.connect(env);

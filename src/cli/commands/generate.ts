@@ -17,13 +17,17 @@ const DEFECT_KINDS: (keyof InventoryDefectRates)[] = [
 
 export function parseDefects(spec: string): InventoryDefectRates {
   const rates: InventoryDefectRates = {};
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [kind, value] = part.split('=');
     if (!DEFECT_KINDS.includes(kind as keyof InventoryDefectRates)) {
       throw new UsageError(`--defects: unknown defect "${kind}"; known: ${DEFECT_KINDS.join(', ')}`);
     }
     const rate = Number(value);
-    if (!(rate >= 0 && rate <= 1)) throw new UsageError(`--defects: ${kind} needs a fraction from 0 to 1, got ${value}`);
+    if (!(rate >= 0 && rate <= 1))
+      throw new UsageError(`--defects: ${kind} needs a fraction from 0 to 1, got ${value}`);
     rates[kind as keyof InventoryDefectRates] = rate;
   }
   return rates;
@@ -32,16 +36,23 @@ export function parseDefects(spec: string): InventoryDefectRates {
 export function registerGenerateCommand(program: Command): void {
   program
     .command('generate')
-    .description('Write a sample input with planted defects, and <out>.expected.json with the outcome counts it must give.')
+    .description(
+      'Write a sample input with planted defects, and <out>.expected.json with the outcome counts it must give.',
+    )
     .argument('<profile>', 'profile to generate for (inventory)')
     .requiredOption('--out <file>', 'CSV file to write')
     .option('--records <n>', 'records to write', '10000')
-    .option('--defects <spec>', `fractions per defect, e.g. invalid_grant_code=0.01,duplicate=0.02 (kinds: ${DEFECT_KINDS.join(', ')})`, '')
+    .option(
+      '--defects <spec>',
+      `fractions per defect, e.g. invalid_grant_code=0.01,duplicate=0.02 (kinds: ${DEFECT_KINDS.join(', ')})`,
+      '',
+    )
     .option('--seed <n>', 'random seed (same seed, same file)', '1')
     .option('--extra-column', 'add an unknown column, which makes every record a schema violation')
     .option('--json', 'print the expected outcome as JSON on stdout')
     .action(async (profile, opts) => {
-      if (profile !== 'inventory') throw new UsageError(`generate: no generator for profile "${profile}" yet (inventory only)`);
+      if (profile !== 'inventory')
+        throw new UsageError(`generate: no generator for profile "${profile}" yet (inventory only)`);
       const records = Number(opts.records);
       const seed = Number(opts.seed);
       if (!Number.isSafeInteger(records) || records < 0) throw new UsageError('--records must be a whole number');

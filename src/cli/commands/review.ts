@@ -50,16 +50,28 @@ export function registerReviewCommands(program: Command): void {
           ...(opts.reasonCode ? { reasonCode: opts.reasonCode } : {}),
         });
         if (opts.json) return printJson({ batchId, file: batch?.fileName ?? null, ...view, records });
-        const out: string[] = [`batch ${batchId}: ${view.pendingReview} record(s) pending, deadline ${view.reviewDeadline}`];
-        for (const r of view.byReason) out.push(`  ${r.reasonCode}: ${r.count} (e.g. records ${r.firstRecords.join(', ')})`);
+        const out: string[] = [
+          `batch ${batchId}: ${view.pendingReview} record(s) pending, deadline ${view.reviewDeadline}`,
+        ];
+        for (const r of view.byReason)
+          out.push(`  ${r.reasonCode}: ${r.count} (e.g. records ${r.firstRecords.join(', ')})`);
         out.push('');
         for (const r of records) {
           const where = [r.location.file, r.location.line ? `line ${r.location.line}` : null].filter(Boolean).join(' ');
           out.push(`record ${r.recordNo} (${where}) ${r.reasonCode}`);
-          for (const i of r.issues) out.push(`    ${i.path || '(record)'}: ${i.message}${i.value !== undefined ? ` [value: ${JSON.stringify(i.value)}]` : ''}`);
+          for (const i of r.issues)
+            out.push(
+              `    ${i.path || '(record)'}: ${i.message}${i.value !== undefined ? ` [value: ${JSON.stringify(i.value)}]` : ''}`,
+            );
         }
         if (view.example) {
-          out.push('', 'decide with:', `  sluice review decide ${batchId} --reason-code ${view.example.reasonCode} --approve --reviewer <name> --note <why>`);
+          const approvable = view.byReason.filter((r) => r.approvable).map((r) => r.reasonCode);
+          out.push(
+            '',
+            `approve commits records held by a business rule (${approvable.join(', ') || 'none here'}); records that`,
+            'fail validation must be amended (--amend \'{"field":"value"}\') or rejected. For example:',
+            `  sluice review decide ${batchId} --records ${records[0]?.recordNo ?? 1} --reject --reviewer <name> --note <why>`,
+          );
           out.push('or send the signal "review" from the Temporal UI with:', `  ${JSON.stringify(view.example)}`);
         }
         process.stdout.write(`${out.join('\n')}\n`);
@@ -102,7 +114,10 @@ export function registerReviewCommands(program: Command): void {
       }
       decision.decisionId =
         opts.decisionId ??
-        `cli-${createHash('sha256').update(JSON.stringify([batchId, decision])).digest('hex').slice(0, 16)}`;
+        `cli-${createHash('sha256')
+          .update(JSON.stringify([batchId, decision]))
+          .digest('hex')
+          .slice(0, 16)}`;
       const check = checkReviewDecision(decision);
       if (!check.ok) throw new UsageError(`decision: ${check.error}`);
       const sluice = await SluiceClient.connect(loadEnv());

@@ -4,7 +4,7 @@ import { loadEnv } from '../../config/env.ts';
 import { startLocalStack } from '../../stack/local-stack.ts';
 import { createDb } from '../../store/db.ts';
 import { migrate } from '../../store/migrate.ts';
-import { startWorker } from '../../workers/worker.ts';
+import { installWorkerRuntime, startWorker } from '../../workers/worker.ts';
 import { log } from '../output.ts';
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -22,12 +22,15 @@ export function registerStackCommands(program: Command): void {
       'Run the local stack in the foreground: Temporal dev server (Web UI on :8233), PostgreSQL, migrations and a worker. Ctrl-C stops it all.',
     )
     .action(async () => {
+      installWorkerRuntime();
       const stack = await startLocalStack({ log });
       let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
       try {
         const env = { ...loadEnv(), temporalAddress: stack.temporalAddress, databaseUrl: stack.databaseUrl };
         worker = await startWorker({ ...env, log });
-        log(`sluice is up: Temporal ${stack.temporalAddress}, UI ${stack.uiUrl ?? '(none)'}, PostgreSQL ${stack.databaseUrl}`);
+        log(
+          `sluice is up: Temporal ${stack.temporalAddress}, UI ${stack.uiUrl ?? '(none)'}, PostgreSQL ${stack.databaseUrl}`,
+        );
         log('press Ctrl-C to stop');
         const why = await Promise.race([untilInterrupted(), worker.done.then(() => 'worker stopped')]);
         log(`${why}: stopping`);
@@ -40,14 +43,22 @@ export function registerStackCommands(program: Command): void {
 
   program
     .command('worker')
-    .description('Run a worker against TEMPORAL_ADDRESS and DATABASE_URL (default: the local stack). Applies migrations first.')
+    .description(
+      'Run a worker against TEMPORAL_ADDRESS and DATABASE_URL (default: the local stack). Applies migrations first.',
+    )
     .option('--queues <names>', 'task queues to poll, comma-separated', 'sluice-ingest')
     .option('--max-activities <n>', 'activity tasks at once', '16')
     .action(async (opts) => {
+      installWorkerRuntime();
       const env = loadEnv();
-      const queues = opts.queues.split(',').map((q) => q.trim()).filter(Boolean);
+      const queues = opts.queues
+        .split(',')
+        .map((q) => q.trim())
+        .filter(Boolean);
       const workers = await Promise.all(
-        queues.map((taskQueue) => startWorker({ ...env, taskQueue, maxConcurrentActivities: Number(opts.maxActivities), log })),
+        queues.map((taskQueue) =>
+          startWorker({ ...env, taskQueue, maxConcurrentActivities: Number(opts.maxActivities), log }),
+        ),
       );
       const why = await Promise.race([untilInterrupted(), ...workers.map((w) => w.done.then(() => 'worker stopped'))]);
       log(`${why}: draining in-flight work`);
