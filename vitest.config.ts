@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     pool: 'forks',
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
     // Integration files share one Temporal server and one database: run files one at a time.
     fileParallelism: false,
     projects: [

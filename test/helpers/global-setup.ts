@@ -24,8 +24,9 @@ export default async function setup(project: TestProject) {
   const [temporalPort, uiPort, pgPort] = (await freePorts(3)) as [number, number, number];
   const started = Date.now();
   const [temporal, postgres] = await Promise.allSettled([
-    // The CLI comes from scripts/install-tools.ts (run by .ci/run): a test run does not install it behind your back.
-    resolveTemporalCli({ install: false }).then(() =>
+    // The pinned CLI is installed on first use into .sluice/tools (as `sluice dev` does), so `npm test` works from a
+    // fresh clone; PostgreSQL's server binaries must come from the system and fail the run with how to install them.
+    resolveTemporalCli({ install: true, log }).then(() =>
       startTemporalDevServer({ port: temporalPort, uiPort, log, logFile: path.join(home, 'logs', 'temporal.log') }),
     ),
     startPostgres({
