@@ -15,6 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { splitForCommit } from '../src/activities/split-for-commit.ts';
 import { SluiceClient } from '../src/client/sluice-client.ts';
 import { resolveBatchConfig } from '../src/config/batch-config.ts';
 import { getProfile } from '../src/profiles/index.ts';
@@ -25,7 +26,6 @@ import { startPostgres } from '../src/stack/postgres.ts';
 import { startTemporalDevServer } from '../src/stack/temporal-server.ts';
 import { finishPlan, registerBatch, savePlanPage } from '../src/store/batches.ts';
 import { createLocalBlobStore, sha256OfFile } from '../src/store/blobs.ts';
-import type { CommitCandidate, HeldRecord } from '../src/store/commit.ts';
 import { commitChunk } from '../src/store/commit.ts';
 import { createDb } from '../src/store/db.ts';
 import { migrate } from '../src/store/migrate.ts';
@@ -81,33 +81,9 @@ async function plainPipeline(databaseUrl: string, file: string, chunkSize: numbe
   await finishPlan(db, batchId, layout, chunks.length, RECORDS);
   for (const chunk of chunks) {
     const records = await profile.readChunk(file, 'bench.csv', layout, chunk);
-    const commit: CommitCandidate[] = [];
-    const held: HeldRecord[] = [];
-    for (const rec of records) {
-      const v = profile.validate(rec.fields);
-      if (!v.ok) {
-        held.push({
-          recordNo: rec.recordNo,
-          reasonCode: v.reasonCode,
-          issues: v.issues,
-          source: rec.fields,
-          location: rec.location,
-        });
-        continue;
-      }
-      const c = profile.classify(v.record);
-      const keys = { idempotencyKey: profile.idempotencyKey(v.record), businessKey: profile.businessKey(v.record) };
-      if (c.hold)
-        held.push({
-          recordNo: rec.recordNo,
-          reasonCode: c.reasonCode,
-          issues: c.issues,
-          source: rec.fields,
-          location: rec.location,
-          ...keys,
-        });
-      else commit.push({ recordNo: rec.recordNo, ...keys, payload: v.record });
-    }
+    const validated = records.map((r) => profile.validate(r.fields));
+    const classified = validated.map((v) => (v.ok ? profile.classify(v.record) : null));
+    const { commit, held } = splitForCommit(profile, records, validated, classified);
     await commitChunk(db, { batchId, profile: profile.id, chunkNo: chunk.chunkNo, commit, held });
   }
   const seconds = (performance.now() - started) / 1000;

@@ -6,10 +6,11 @@
 import type { RecordCounts, StageRef } from '../shared/contracts.ts';
 import type { Classification, InputLayout, SourceRecord, ValidationOutcome } from '../profiles/types.ts';
 import { getBatch, getChunk } from '../store/batches.ts';
-import type { CommitCandidate, HeldRecord } from '../store/commit.ts';
+import type { HeldRecord } from '../store/commit.ts';
 import { commitChunk } from '../store/commit.ts';
 import type { ChunkCache, ChunkState } from './chunk-cache.ts';
 import { withHeartbeat } from './heartbeat.ts';
+import { splitForCommit } from './split-for-commit.ts';
 import type { ActivityDeps } from './index.ts';
 import { toFailure } from './to-failure.ts';
 
@@ -87,38 +88,7 @@ export function createChunkStageActivities({ db, blobs, getProfile }: ActivityDe
       const records = await source(ref, state);
       const outcomes = await validated(ref, state);
       const labels = await classified(ref, state);
-      const commit: CommitCandidate[] = [];
-      const held: HeldRecord[] = [];
-      records.forEach((rec, i) => {
-        const v = outcomes[i]!;
-        const c = labels[i];
-        if (!v.ok) {
-          held.push({
-            recordNo: rec.recordNo,
-            reasonCode: v.reasonCode,
-            issues: v.issues,
-            source: rec.fields,
-            location: rec.location,
-          });
-        } else if (c?.hold) {
-          held.push({
-            recordNo: rec.recordNo,
-            reasonCode: c.reasonCode,
-            issues: c.issues,
-            source: rec.fields,
-            location: rec.location,
-            idempotencyKey: profile.idempotencyKey(v.record),
-            businessKey: profile.businessKey(v.record),
-          });
-        } else {
-          commit.push({
-            recordNo: rec.recordNo,
-            idempotencyKey: profile.idempotencyKey(v.record),
-            businessKey: profile.businessKey(v.record),
-            payload: v.record,
-          });
-        }
-      });
+      const { commit, held } = splitForCommit(profile, records, outcomes, labels);
       const counts = await withHeartbeat(() =>
         commitChunk(db, { batchId: ref.batchId, profile: ref.profile, chunkNo: ref.chunkNo, commit, held }),
       );

@@ -246,7 +246,7 @@ describe('a 10,000-record manifest with planted defects', () => {
     expect(JSON.parse(status.stdout)).toEqual(final);
   });
 
-  it('no payload in any history of the batch exceeds 8 KB', async () => {
+  it('no payload in any history of the batch exceeds 8 KB, and every history replays', async () => {
     const histories = await batchHistories(sluice.temporal, report.workflowId, report.chunks);
     expect(histories.length).toBeGreaterThan(report.chunks);
     for (const { workflowId, history } of histories) {
@@ -255,6 +255,12 @@ describe('a 10,000-record manifest with planted defects', () => {
         8 * 1024,
       );
     }
+    let replayed = 0;
+    for await (const result of Worker.runReplayHistories({ workflowsPath: WORKFLOWS_PATH }, histories)) {
+      expect(result.error, result.workflowId).toBeUndefined();
+      replayed += 1;
+    }
+    expect(replayed).toBe(histories.length);
   });
 });
 

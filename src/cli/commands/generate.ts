@@ -2,18 +2,10 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from '@commander-js/extra-typings';
 import type { InventoryDefectRates } from '../../profiles/inventory/generator.ts';
-import { generateInventoryManifest } from '../../profiles/inventory/generator.ts';
+import { DEFECTS, generateInventoryManifest } from '../../profiles/inventory/generator.ts';
 import { UsageError, log, printJson } from '../output.ts';
 
-const DEFECT_KINDS: (keyof InventoryDefectRates)[] = [
-  'invalid_grant_code',
-  'invalid_quantity',
-  'invalid_date',
-  'missing_field',
-  'nonstandard_location',
-  'quantity_outlier',
-  'duplicate',
-];
+const DEFECT_KINDS = DEFECTS;
 
 export function parseDefects(spec: string): InventoryDefectRates {
   const rates: InventoryDefectRates = {};

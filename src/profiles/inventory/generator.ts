@@ -44,7 +44,8 @@ export interface GenerateInventoryOptions {
 }
 
 type Defect = keyof InventoryDefectRates;
-const DEFECTS: readonly Defect[] = [
+/** Every kind of defect the generator can plant. */
+export const DEFECTS: readonly Defect[] = [
   'invalid_grant_code',
   'invalid_quantity',
   'invalid_date',
