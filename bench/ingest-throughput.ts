@@ -53,15 +53,19 @@ async function createDatabase(adminUrl: string, name: string): Promise<string> {
   return url.toString();
 }
 
-/** The same stage code as the activities, in one process, one chunk after another: the baseline. */
-async function plainPipeline(databaseUrl: string, file: string, chunkSize: number): Promise<number> {
-  const db = createDb(databaseUrl, { max: 2 });
+/**
+ * The same stage code as the activities in one process without Temporal: the baseline. With `inFlight` 1 it runs one
+ * chunk after another (the plain pipeline); with more, it overlaps chunks as sluice's window does, which isolates
+ * what orchestration itself costs.
+ */
+async function plainPipeline(databaseUrl: string, file: string, chunkSize: number, inFlight: number): Promise<number> {
+  const db = createDb(databaseUrl, { max: inFlight + 1 });
   await migrate(db);
   const profile = getProfile('inventory');
   const config = resolveBatchConfig({ batch_config: { max_chunk_size: chunkSize } }, profile);
   const started = performance.now();
   const sha256 = await sha256OfFile(file);
-  const batchId = `plain-${chunkSize}`;
+  const batchId = `plain-${chunkSize}-${inFlight}`;
   await registerBatch(db, {
     batchId,
     workflowId: '-',
@@ -79,16 +83,37 @@ async function plainPipeline(databaseUrl: string, file: string, chunkSize: numbe
   }
   for (let i = 0; i < chunks.length; i += 500) await savePlanPage(db, batchId, chunks.slice(i, i + 500));
   await finishPlan(db, batchId, layout, chunks.length, RECORDS);
-  for (const chunk of chunks) {
+  const runChunk = async (chunk: ChunkPlan): Promise<void> => {
     const records = await profile.readChunk(file, 'bench.csv', layout, chunk);
     const validated = records.map((r) => profile.validate(r.fields));
     const classified = validated.map((v) => (v.ok ? profile.classify(v.record) : null));
     const { commit, held } = splitForCommit(profile, records, validated, classified);
     await commitChunk(db, { batchId, profile: profile.id, chunkNo: chunk.chunkNo, commit, held });
-  }
+  };
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < chunks.length) await runChunk(chunks[next++]!);
+    }),
+  );
   const seconds = (performance.now() - started) / 1000;
   await db.end();
   return seconds;
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** CPU seconds the whole machine has been busy (all cores). */
+async function machineBusySeconds(): Promise<number> {
+  const [cpu] = (await readFile('/proc/stat', 'utf8')).split('\n');
+  const t = cpu!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = t[3]! + t[4]!;
+  return (t.reduce((a, b) => a + b, 0) - idle) / 100;
 }
 
 async function peakRssMb(pid: number): Promise<number> {
@@ -98,12 +123,20 @@ async function peakRssMb(pid: number): Promise<number> {
 }
 
 async function temporalPipeline(
+  temporalPid: number,
   temporalAddress: string,
   databaseUrl: string,
   home: string,
   file: string,
   chunkSize: number,
-): Promise<{ seconds: number; chunks: number; peakMb: number; status: string; committed: number }> {
+): Promise<{
+  seconds: number;
+  chunks: number;
+  peakMb: number;
+  status: string;
+  committed: number;
+  cpu: { worker: number; server: number; rest: number };
+}> {
   const blobDir = path.join(home, 'blobs');
   const env = {
     ...process.env,
@@ -129,6 +162,11 @@ async function temporalPipeline(
       { batch_config: { max_chunk_size: chunkSize, max_concurrent_chunks: CONCURRENCY } },
       getProfile('inventory'),
     );
+    const cpu0 = {
+      worker: await cpuSeconds(worker.pid!),
+      server: await cpuSeconds(temporalPid),
+      all: await machineBusySeconds(),
+    };
     const started = performance.now();
     const submitted = await sluice.submitBatch({
       file,
@@ -138,8 +176,18 @@ async function temporalPipeline(
     });
     const report = await sluice.settled(submitted.batchId);
     const seconds = (performance.now() - started) / 1000;
+    const workerCpu = (await cpuSeconds(worker.pid!)) - cpu0.worker;
+    const serverCpu = (await cpuSeconds(temporalPid)) - cpu0.server;
+    const allCpu = (await machineBusySeconds()) - cpu0.all;
     const peakMb = await peakRssMb(worker.pid!);
-    return { seconds, chunks: report.chunks, peakMb, status: report.status, committed: report.committed };
+    return {
+      seconds,
+      chunks: report.chunks,
+      peakMb,
+      status: report.status,
+      committed: report.committed,
+      cpu: { worker: workerCpu, server: serverCpu, rest: allCpu - workerCpu - serverCpu },
+    };
   } finally {
     await sluice.close();
     worker.kill('SIGTERM');
@@ -173,8 +221,15 @@ try {
   await createLocalBlobStore(path.join(home, 'blobs')).put(file);
   const rows: string[] = [];
   for (const chunkSize of CHUNK_SIZES) {
-    const plainSeconds = await plainPipeline(await createDatabase(postgres.url, `plain_${chunkSize}`), file, chunkSize);
+    const plain = await plainPipeline(await createDatabase(postgres.url, `plain_${chunkSize}`), file, chunkSize, 1);
+    const overlapped = await plainPipeline(
+      await createDatabase(postgres.url, `overlap_${chunkSize}`),
+      file,
+      chunkSize,
+      CONCURRENCY,
+    );
     const t = await temporalPipeline(
+      temporal.pid,
       temporal.address,
       await createDatabase(postgres.url, `temporal_${chunkSize}`),
       home,
@@ -183,21 +238,26 @@ try {
     );
     if (t.committed !== expected.committed)
       throw new Error(`temporal run committed ${t.committed}, expected ${expected.committed}`);
-    const plainRate = RECORDS / plainSeconds;
-    const temporalRate = RECORDS / t.seconds;
-    const perChunkMs = ((t.seconds - plainSeconds) * 1000) / t.chunks;
+    const rate = (seconds: number) => Math.round(RECORDS / seconds);
+    const ms = (cpuSeconds: number) => ((cpuSeconds * 1000) / t.chunks).toFixed(1);
     rows.push(
-      `| ${chunkSize} | ${t.chunks} | ${Math.round(plainRate)} | ${Math.round(temporalRate)} | ${(temporalRate / plainRate).toFixed(2)} | ${perChunkMs.toFixed(1)} | ${Math.round(t.peakMb)} |`,
+      `| ${chunkSize} | ${t.chunks} | ${rate(plain)} | ${rate(overlapped)} | ${rate(t.seconds)} | ` +
+        `**${(plain / t.seconds).toFixed(2)}** | ${(overlapped / t.seconds).toFixed(2)} | ` +
+        `${(((t.seconds - overlapped) * 1000) / t.chunks).toFixed(1)} | ${ms(t.cpu.server)} / ${ms(t.cpu.worker)} / ${ms(t.cpu.rest)} | ${Math.round(t.peakMb)} |`,
     );
     say(
-      `chunk size ${chunkSize}: plain ${plainSeconds.toFixed(1)} s, temporal ${t.seconds.toFixed(1)} s (${t.status})`,
+      `chunk size ${chunkSize}: plain ${plain.toFixed(1)} s, plain x${CONCURRENCY} ${overlapped.toFixed(1)} s, sluice ${t.seconds.toFixed(1)} s (${t.status})`,
     );
   }
   console.log(`\n${RECORDS} records, ${CONCURRENCY} chunks in flight, ${new Date().toISOString().slice(0, 10)}\n`);
   console.log(
-    '| chunk size | chunks | plain rec/s | sluice rec/s | ratio | orchestration ms/chunk | worker peak RSS MB |',
+    '| chunk size | chunks | plain rec/s | plain x' +
+      CONCURRENCY +
+      ' rec/s | sluice rec/s | ratio to plain | ratio to plain x' +
+      CONCURRENCY +
+      ' | orchestration ms/chunk | CPU ms/chunk: Temporal server / worker / PostgreSQL+rest | worker peak RSS MB |',
   );
-  console.log('|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) console.log(row);
 } finally {
   await temporal.stop();

@@ -59,6 +59,8 @@ export async function startTemporalDevServer(opts: {
   namespace?: string;
   log?: (msg: string) => void;
   logFile?: string;
+  /** Extra `--dynamic-config-value KEY=JSON` settings, e.g. lower history limits for tests. */
+  dynamicConfig?: string[];
 }): Promise<TemporalDevServer> {
   const log = opts.log ?? (() => {});
   const cli = await resolveTemporalCli({ log });
@@ -82,7 +84,8 @@ export async function startTemporalDevServer(opts: {
   if (namespace !== 'default') args.push('--namespace', namespace);
   // Re-declaring attributes that an existing db file already has is accepted by the CLI (same name and type).
   for (const decl of SEARCH_ATTRIBUTE_DECLARATIONS) args.push('--search-attribute', decl);
-  for (const setting of DYNAMIC_CONFIG) args.push('--dynamic-config-value', setting);
+  for (const setting of [...DYNAMIC_CONFIG, ...(opts.dynamicConfig ?? [])])
+    args.push('--dynamic-config-value', setting);
 
   mkdirSync(path.dirname(logFile), { recursive: true });
   const logFd = openSync(logFile, 'a');

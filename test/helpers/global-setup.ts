@@ -11,6 +11,7 @@ import { resolveTemporalCli } from '../../src/stack/temporal-cli.ts';
 import { startTemporalDevServer } from '../../src/stack/temporal-server.ts';
 
 const log = (msg: string) => console.log(`[global-setup] ${msg}`);
+export const TEST_SUGGEST_CONTINUE_AS_NEW_EVENTS = 300;
 
 /** `count` distinct free ports (two quick calls to freePort may return the same one). */
 async function freePorts(count: number): Promise<number[]> {
@@ -27,7 +28,15 @@ export default async function setup(project: TestProject) {
     // The pinned CLI is installed on first use into .sluice/tools (as `sluice dev` does), so `npm test` works from a
     // fresh clone; PostgreSQL's server binaries must come from the system and fail the run with how to install them.
     resolveTemporalCli({ install: true, log }).then(() =>
-      startTemporalDevServer({ port: temporalPort, uiPort, log, logFile: path.join(home, 'logs', 'temporal.log') }),
+      startTemporalDevServer({
+        port: temporalPort,
+        uiPort,
+        log,
+        logFile: path.join(home, 'logs', 'temporal.log'),
+        // Suggest continue-as-new after a few hundred events instead of 4096, so that any batch of more than a few
+        // dozen chunks exercises it.
+        dynamicConfig: [`limit.historyCount.suggestContinueAsNew=${TEST_SUGGEST_CONTINUE_AS_NEW_EVENTS}`],
+      }),
     ),
     startPostgres({
       dataDir: path.join(home, 'postgres'),

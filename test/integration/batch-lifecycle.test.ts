@@ -5,6 +5,7 @@
  * payload in any history of these runs exceeds 8 KB.
  */
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Worker } from '@temporalio/worker';
@@ -98,8 +99,10 @@ describe('a 10,000-record manifest with planted defects', () => {
   });
 
   it('submit --wait --json reports exactly the expected counts', async () => {
-    // The CLI as a user runs it; default configuration (750-record chunks).
-    const res = await runCli(['submit', file, '--profile', 'inventory', '--wait', '--json']);
+    // The CLI as a user runs it, with a config file of 750-record chunks (seed 000's default) for many chunks.
+    const config = path.join(dir, 'chunks-750.yaml');
+    await writeFile(config, 'batch_config:\n  max_chunk_size: 750\n  max_concurrent_chunks: 4\n');
+    const res = await runCli(['submit', file, '--profile', 'inventory', '--config', config, '--wait', '--json']);
     expect(res.code, res.stderr).toBe(0);
     report = JSON.parse(res.stdout);
     expect(report).toMatchObject({

@@ -1,0 +1,95 @@
+/**
+ * Long batches: a batch of many chunks continues as new several times (the test server suggests it after 300 events)
+ * and still accounts for every record exactly once; a review that nobody finishes ends at its deadline with the
+ * pending records rejected as `review_timeout`.
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type pg from 'pg';
+import type { SluiceClient } from '../../src/client/sluice-client.ts';
+import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
+import { batchHistories, largestPayload } from '../helpers/history.ts';
+import {
+  checkInvariants,
+  connectClient,
+  connectDb,
+  startTestWorker,
+  testConfig,
+  workDir,
+} from '../helpers/sluice-env.ts';
+
+let sluice: SluiceClient;
+let db: pg.Pool;
+let worker: Awaited<ReturnType<typeof startTestWorker>>;
+let dir: string;
+
+beforeAll(async () => {
+  worker = await startTestWorker();
+  sluice = await connectClient();
+  db = connectDb();
+  dir = await workDir('long');
+});
+
+afterAll(async () => {
+  await worker?.shutdown();
+  await sluice?.close();
+  await db?.end();
+});
+
+it('a batch of 150 chunks continues as new several times and loses nothing', async () => {
+  const file = path.join(dir, 'many-chunks.csv');
+  const expected = await generateInventoryManifest(file, {
+    records: 15_000,
+    seed: 99,
+    defects: { invalid_date: 0.01, duplicate: 0.03 },
+  });
+  const submitted = await sluice.submitBatch({
+    file,
+    profile: 'inventory',
+    config: testConfig({ max_chunk_size: 100, max_concurrent_chunks: 8 }),
+  });
+  const report = await sluice.settled(submitted.batchId);
+  expect(report).toMatchObject({
+    status: 'awaiting_review',
+    chunks: 150,
+    records: expected.records,
+    committed: expected.committed,
+    duplicates: expected.duplicates,
+    quarantined: expected.quarantined,
+  });
+  await checkInvariants(db, submitted.batchId, expected.records);
+
+  const runs = await sluice.temporal.workflow.count(`WorkflowId = "${submitted.workflowId}"`);
+  expect(runs.count).toBeGreaterThanOrEqual(3);
+  for (const { workflowId, history } of await batchHistories(sluice.temporal, submitted.workflowId, 0)) {
+    expect(largestPayload(history).bytes, workflowId).toBeLessThanOrEqual(8 * 1024);
+  }
+});
+
+it('held records still pending at the review deadline are rejected as review_timeout', async () => {
+  const file = path.join(dir, 'deadline.csv');
+  const expected = await generateInventoryManifest(file, {
+    records: 800,
+    seed: 5,
+    defects: { quantity_outlier: 0.02, invalid_grant_code: 0.02 },
+  });
+  const submitted = await sluice.submitBatch({
+    file,
+    profile: 'inventory',
+    config: testConfig({ review_deadline_seconds: 3 }),
+  });
+  const settled = await sluice.settled(submitted.batchId);
+  expect(settled.status).toBe('awaiting_review');
+  const final = await sluice.temporal.workflow.getHandle(submitted.workflowId).result();
+  expect(final).toMatchObject({
+    status: 'completed',
+    committed: expected.committed,
+    rejected: expected.quarantined,
+    pendingReview: 0,
+  });
+  const timedOut = await db.query(
+    `SELECT count(*)::int AS n FROM record_disposition WHERE batch_id = $1 AND status = 'rejected' AND reason_code = 'review_timeout'`,
+    [submitted.batchId],
+  );
+  expect(timedOut.rows[0].n).toBe(expected.quarantined);
+});
