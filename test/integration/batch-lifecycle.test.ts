@@ -279,3 +279,24 @@ describe('a batch with nothing to review', () => {
     await checkInvariants(db, submitted.batchId, 1_200);
   });
 });
+
+describe('an input that cannot be read', () => {
+  it('fails the batch with an error naming the file and line, and submit --wait exits 1', async () => {
+    const file = path.join(dir, 'broken.csv');
+    await writeFile(
+      file,
+      'asset_id,grant_code,category,quantity,location,acquisition_date\n' +
+        'CH-1,NIH-1,Reagent,3,CHEM-101,2024-01-02\n' +
+        'CH-2,NIH-2,"Centrifuge, refrigerated,3,CHEM-101,2024-01-02\n',
+    );
+    const res = await runCli(['submit', file, '--profile', 'inventory', '--wait', '--json']);
+    expect(res.code).toBe(1);
+    const report: BatchReport = JSON.parse(res.stdout);
+    expect(report.status).toBe('failed');
+    expect(report.error).toMatch(/broken\.csv.*line 3/);
+    expect(report.error).toMatch(/quote/i);
+    const status = await runCli(['status', report.batchId]);
+    expect(status.code).toBe(1);
+    expect(status.stdout).toContain('error');
+  });
+});

@@ -5,8 +5,6 @@ import type { InventoryDefectRates } from '../../profiles/inventory/generator.ts
 import { DEFECTS, generateInventoryManifest } from '../../profiles/inventory/generator.ts';
 import { UsageError, log, printJson } from '../output.ts';
 
-const DEFECT_KINDS = DEFECTS;
-
 export function parseDefects(spec: string): InventoryDefectRates {
   const rates: InventoryDefectRates = {};
   for (const part of spec
@@ -14,8 +12,8 @@ export function parseDefects(spec: string): InventoryDefectRates {
     .map((s) => s.trim())
     .filter(Boolean)) {
     const [kind, value] = part.split('=');
-    if (!DEFECT_KINDS.includes(kind as keyof InventoryDefectRates)) {
-      throw new UsageError(`--defects: unknown defect "${kind}"; known: ${DEFECT_KINDS.join(', ')}`);
+    if (!DEFECTS.includes(kind as keyof InventoryDefectRates)) {
+      throw new UsageError(`--defects: unknown defect "${kind}"; known: ${DEFECTS.join(', ')}`);
     }
     const rate = Number(value);
     if (!(rate >= 0 && rate <= 1))
@@ -36,7 +34,7 @@ export function registerGenerateCommand(program: Command): void {
     .option('--records <n>', 'records to write', '10000')
     .option(
       '--defects <spec>',
-      `fractions per defect, e.g. invalid_grant_code=0.01,duplicate=0.02 (kinds: ${DEFECT_KINDS.join(', ')})`,
+      `fractions per defect, e.g. invalid_grant_code=0.01,duplicate=0.02 (kinds: ${DEFECTS.join(', ')})`,
       '',
     )
     .option('--seed <n>', 'random seed (same seed, same file)', '1')
