@@ -163,6 +163,24 @@ describe('a 10,000-record manifest with planted defects', () => {
     expect(desc.status.name).toBe('RUNNING');
   });
 
+  it('review list finds the batch, and review show lists held records with their field-level issues', async () => {
+    const list = await runCli(['review', 'list', '--json']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout)).toContainEqual(
+      expect.objectContaining({ batchId: report.batchId, profile: 'inventory', pendingReview: expected.quarantined }),
+    );
+    const show = await runCli(['review', 'show', report.batchId, '--reason-code', 'invalid_quantity', '--json']);
+    expect(show.code, show.stderr).toBe(0);
+    const view = JSON.parse(show.stdout);
+    expect(view.pendingReview).toBe(expected.quarantined);
+    expect(view.records.length).toBe(Math.min(50, expected.byReason.invalid_quantity ?? 0));
+    const first = view.records[0];
+    expect(first).toMatchObject({ reasonCode: 'invalid_quantity', location: { file: 'manifest-10k.csv' } });
+    expect(first.location.line).toBeGreaterThan(1);
+    expect(first.issues[0]).toMatchObject({ path: 'quantity' });
+    expect(first.issues[0].value).toBe(first.source.quantity);
+  });
+
   it('an approve decision sent like the Web UI commits the held records; repeating it changes nothing', async () => {
     const approve = JSON.stringify({
       decisionId: 'approve-outliers-1',
