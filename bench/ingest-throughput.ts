@@ -35,6 +35,7 @@ const { values: args } = parseArgs({
     records: { type: 'string', default: '1000000' },
     'chunk-sizes': { type: 'string', default: '750,5000' },
     concurrency: { type: 'string', default: '8' },
+    'cpu-prof': { type: 'boolean', default: false },
   },
 });
 const RECORDS = Number(args.records);
@@ -145,7 +146,9 @@ async function temporalPipeline(
     SLUICE_BLOB_DIR: blobDir,
     SLUICE_HOME: home,
   };
-  const worker = spawn(process.execPath, [path.join(REPO, 'bin/sluice.js'), 'worker'], {
+  // --cpu-prof writes the worker's V8 CPU profile to bench/out/profiles (open it in Chrome DevTools).
+  const profiling = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.join(REPO, 'bench/out/profiles')}`] : [];
+  const worker = spawn(process.execPath, [...profiling, path.join(REPO, 'bin/sluice.js'), 'worker'], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });

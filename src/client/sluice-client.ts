@@ -4,6 +4,7 @@
  *   const sluice = await SluiceClient.connect(loadEnv());
  *   const batch = await sluice.submitBatch({ file: 'manifest.csv', profile: 'inventory' });
  *   const report = await batch.settled();     // returns once nothing is in flight
+ *   const final = await batch.result();       // returns once the batch has closed, after its review
  */
 import { basename } from 'node:path';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
@@ -47,6 +48,16 @@ export interface SubmittedBatch {
   started: boolean;
 }
 
+/** A submitted batch and the ways to wait for it. */
+export interface BatchHandle extends SubmittedBatch {
+  /** The report once nothing is in flight (completed, failed, or awaiting review). */
+  settled(onProgress?: (p: BatchProgress) => void): Promise<BatchReport>;
+  /** The final report, once the batch workflow has closed (after any review). */
+  result(): Promise<BatchReport>;
+  /** The report now: live while running. */
+  status(): Promise<BatchReport>;
+}
+
 export interface WaitingBatch {
   batchId: string;
   profile: string;
@@ -86,7 +97,27 @@ export class SluiceClient {
   }
 
   /** Stores the input once (content-addressed) and starts its batch workflow, or finds the batch already started. */
-  async submitBatch(opts: SubmitOptions): Promise<SubmittedBatch> {
+  async submitBatch(opts: SubmitOptions): Promise<BatchHandle> {
+    return this.handle(await this.startBatch(opts));
+  }
+
+  /** A handle to a batch submitted earlier. */
+  handle(batch: SubmittedBatch): BatchHandle {
+    return {
+      ...batch,
+      settled: (onProgress) => this.settled(batch.batchId, onProgress),
+      result: async () => {
+        await this.temporal.workflow
+          .getHandle(batch.workflowId)
+          .result()
+          .catch(() => undefined);
+        return this.getBatchStatus(batch.batchId);
+      },
+      status: () => this.getBatchStatus(batch.batchId),
+    };
+  }
+
+  private async startBatch(opts: SubmitOptions): Promise<SubmittedBatch> {
     const profile = getProfile(opts.profile);
     const config = opts.config ?? resolveBatchConfig(undefined, profile);
     const blob = await this.blobs.put(opts.file);

@@ -291,7 +291,8 @@ describe('a batch with nothing to review', () => {
     const expected = await generateInventoryManifest(file, { records: 1_200, seed: 7 });
     const submitted = await sluice.submitBatch({ file, profile: 'inventory', config: testConfig() });
     expect(submitted.started).toBe(true);
-    const report = await sluice.settled(submitted.batchId);
+    const report = await submitted.settled();
+    expect(await submitted.result()).toEqual(report);
     expect(report).toMatchObject({ status: 'completed', records: 1_200, committed: expected.committed, chunks: 3 });
     expect(report.finishedAt).not.toBeNull();
     await checkInvariants(db, submitted.batchId, 1_200);

@@ -15,7 +15,10 @@ describe('workflow determinism lint', () => {
     ["import { readFileSync } from 'node:fs';\nexport const x = readFileSync;\n", 'Node built-ins'],
     ["import pg from 'pg';\nexport const x = pg;\n", 'Only src/store imports pg'],
     ["import { z } from 'zod';\nexport const x = z;\n", 'Validate in activities'],
-    ["import { createActivities } from '../activities/index.ts';\nexport const x = createActivities;\n", 'Import activities as types only'],
+    [
+      "import { createActivities } from '../activities/index.ts';\nexport const x = createActivities;\n",
+      'Import activities as types only',
+    ],
     [
       "import { commitChunk } from '../store/commit.ts';\nexport const x = commitChunk;\n",
       'Workflow code may import only',

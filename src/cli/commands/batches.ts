@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import type { Command } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
 import { SluiceClient } from '../../client/sluice-client.ts';
+import type { SubmittedBatch } from '../../client/sluice-client.ts';
 import { loadBatchConfigFile, resolveBatchConfig } from '../../config/batch-config.ts';
 import { loadEnv } from '../../config/env.ts';
 import { getProfile, profiles } from '../../profiles/index.ts';
@@ -32,7 +33,7 @@ export function registerBatchCommands(program: Command): void {
         : resolveBatchConfig(undefined, profile);
       const sluice = await SluiceClient.connect(loadEnv());
       try {
-        const results: (BatchReport | { batchId: string; workflowId: string; sha256: string; started: boolean })[] = [];
+        const results: (BatchReport | SubmittedBatch)[] = [];
         let code: number = EXIT.ok;
         for (const file of files) {
           const submitted = await sluice.submitBatch({ file, profile: profile.id, batchId: opts.batchId, config });
@@ -42,11 +43,12 @@ export function registerBatchCommands(program: Command): void {
               : `${file} was submitted before: batch ${submitted.batchId} (nothing new started)`,
           );
           if (!opts.wait) {
-            results.push(submitted);
+            const { batchId, workflowId, sha256, started } = submitted;
+            results.push({ batchId, workflowId, sha256, started });
             continue;
           }
           const bar = opts.json ? null : progressBar(submitted.batchId);
-          const report = await sluice.settled(submitted.batchId, (p) => bar?.update(p)).finally(() => bar?.stop());
+          const report = await submitted.settled((p) => bar?.update(p)).finally(() => bar?.stop());
           if (exitCodeOf(report) !== EXIT.ok) code = exitCodeOf(report);
           results.push(report);
           if (!opts.json) printReport(report);
