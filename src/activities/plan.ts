@@ -15,6 +15,7 @@ import {
   savePlanPage,
 } from '../store/batches.ts';
 import { sha256OfFile } from '../store/blobs.ts';
+import { ledgerHash } from '../store/ledger.ts';
 import type { ActivityDeps } from './index.ts';
 import { withHeartbeat } from './heartbeat.ts';
 import { toFailure } from './to-failure.ts';
@@ -96,14 +97,17 @@ export function createPlanActivities({ db, blobs, getProfile }: ActivityDeps) {
     async finishBatch(input: {
       batchId: string;
       status: string;
-    }): Promise<{ counts: RecordCounts; startedAt: string | null; finishedAt: string | null }> {
-      await markBatchFinished(db, input.batchId, input.status);
-      const batch = await getBatch(db, input.batchId);
-      return {
-        counts: await countDispositions(db, input.batchId),
-        startedAt: batch?.startedAt ?? null,
-        finishedAt: batch?.finishedAt ?? null,
-      };
+    }): Promise<{ counts: RecordCounts; ledgerHash: string; startedAt: string | null; finishedAt: string | null }> {
+      return withHeartbeat(async () => {
+        await markBatchFinished(db, input.batchId, input.status);
+        const batch = await getBatch(db, input.batchId);
+        return {
+          counts: await countDispositions(db, input.batchId),
+          ledgerHash: (await ledgerHash(db, input.batchId)).hash,
+          startedAt: batch?.startedAt ?? null,
+          finishedAt: batch?.finishedAt ?? null,
+        };
+      });
     },
   };
 }

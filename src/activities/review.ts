@@ -4,8 +4,14 @@
  */
 import type { RecordCounts, ReviewDecision, ReviewOutcome } from '../shared/contracts.ts';
 import type { Reassessment } from '../store/review.ts';
-import { applyDecision, expirePending, pendingSummary, recordRejectedDecision } from '../store/review.ts';
-import type { PendingSummaryRow } from '../store/review.ts';
+import {
+  applyDecision,
+  expirePending,
+  heldRecordsPage,
+  recordRejectedDecision,
+  reviewGroups,
+} from '../store/review.ts';
+import type { HeldRecordView, ReviewGroup } from '../store/review.ts';
 import type { ActivityDeps } from './index.ts';
 import { toFailure } from './to-failure.ts';
 
@@ -47,8 +53,12 @@ export function createReviewActivities({ db, getProfile }: ActivityDeps) {
       await recordRejectedDecision(db, input.batchId, payload, input.error);
     },
 
-    async reviewSummary(input: { batchId: string }): Promise<PendingSummaryRow[]> {
-      return (await pendingSummary(db, input.batchId)).slice(0, 20);
+    /** What the workflow keeps for its pendingReview query and UI details: at most 20 groups and 10 records (< 8 KB). */
+    async reviewSummary(input: { batchId: string }): Promise<{ groups: ReviewGroup[]; records: HeldRecordView[] }> {
+      return {
+        groups: await reviewGroups(db, input.batchId, 20),
+        records: await heldRecordsPage(db, input.batchId, 10),
+      };
     },
   };
 }

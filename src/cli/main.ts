@@ -1,6 +1,7 @@
 /** The `sluice` command line. */
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { ConfigError } from '../config/batch-config.ts';
+import { registerAuditCommand } from './commands/audit.ts';
 import { registerBatchCommands } from './commands/batches.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerGenerateCommand } from './commands/generate.ts';
@@ -22,6 +23,7 @@ const program = new Command('sluice')
 registerStackCommands(program);
 registerBatchCommands(program);
 registerReviewCommands(program);
+registerAuditCommand(program);
 registerDemoCommand(program);
 registerGenerateCommand(program);
 

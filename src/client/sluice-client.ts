@@ -147,6 +147,15 @@ export class SluiceClient {
         workflowIdConflictPolicy: 'USE_EXISTING',
         // Readable by describe() whatever state the run is in; hashes and names only, never record data.
         memo: { sha256: blob.sha256, fileName: input.fileName, size: blob.size },
+        // What the Web UI shows as the workflow's summary and details (user metadata): which input, which settings.
+        staticSummary: `${profile.id}: ${input.fileName} (${blob.size.toLocaleString('en-US')} bytes)`,
+        staticDetails: [
+          `**Batch** \`${batchId}\` (profile \`${profile.id}\`)`,
+          `**Input** ${input.fileName}, ${blob.size} bytes, SHA-256 \`${blob.sha256}\``,
+          `**Chunks** up to ${config.max_chunk_size} records and ${config.max_payload_mb} MiB, ` +
+            `${config.max_concurrent_chunks} at once; review deadline ${config.review_deadline_seconds} s`,
+          `**Submitted** ${input.submittedAt}`,
+        ].join('\n\n'),
         typedSearchAttributes: [
           { key: SluiceBatchId, value: batchId },
           { key: SluiceProfile, value: profile.id },

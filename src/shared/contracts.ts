@@ -94,6 +94,11 @@ export interface BatchReport extends RecordCounts {
   finishedAt: string | null;
   /** Why a failed batch failed (absent otherwise). */
   error?: string;
+  /**
+   * SHA-256 over the batch's committed ledger rows in record order (src/store/ledger.ts), once the batch has
+   * completed: the same input bytes and decisions always give the same hash; `sluice audit` recomputes it.
+   */
+  ledgerHash?: string;
 }
 
 /** Live view answered by the `progress` query. */
@@ -149,6 +154,8 @@ export interface ReviewDecision {
   decisionId: string;
   records?: number[];
   reasonCode?: string;
+  /** Every held record with this error signature (e.g. `quantity:not_integer`); see src/shared/error-signature.ts. */
+  errorSignature?: string;
   all?: boolean;
   action: 'approve' | 'reject' | 'amend';
   patch?: Record<string, unknown>;

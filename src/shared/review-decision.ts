@@ -7,7 +7,17 @@ import type { ReviewDecision } from './contracts.ts';
 export type DecisionCheck = { ok: true; decision: ReviewDecision } | { ok: false; error: string };
 
 const ACTIONS = ['approve', 'reject', 'amend'] as const;
-const KEYS = new Set(['decisionId', 'records', 'reasonCode', 'all', 'action', 'patch', 'reviewer', 'note']);
+const KEYS = new Set([
+  'decisionId',
+  'records',
+  'reasonCode',
+  'errorSignature',
+  'all',
+  'action',
+  'patch',
+  'reviewer',
+  'note',
+]);
 const MAX_RECORDS = 10_000;
 const MAX_TEXT = 2_000;
 
@@ -28,7 +38,7 @@ export function checkReviewDecision(input: unknown): DecisionCheck {
   if (!isPlainObject(value)) return fail('decision must be a JSON object');
   for (const key of Object.keys(value)) if (!KEYS.has(key)) return fail(`unknown field "${key}"`);
 
-  const { decisionId, records, reasonCode, all, action, patch, reviewer, note } = value;
+  const { decisionId, records, reasonCode, errorSignature, all, action, patch, reviewer, note } = value;
   if (typeof decisionId !== 'string' || decisionId.trim() === '' || decisionId.length > 200) {
     return fail('decisionId must be a non-empty string of at most 200 characters');
   }
@@ -42,8 +52,8 @@ export function checkReviewDecision(input: unknown): DecisionCheck {
     return fail(`note must be a string of at most ${MAX_TEXT} characters`);
   }
 
-  const selectors = [records !== undefined, reasonCode !== undefined, all !== undefined].filter(Boolean).length;
-  if (selectors !== 1) return fail('give exactly one of records, reasonCode or all');
+  const selectors = [records, reasonCode, errorSignature, all].filter((s) => s !== undefined).length;
+  if (selectors !== 1) return fail('give exactly one of records, reasonCode, errorSignature or all');
   if (records !== undefined) {
     if (!Array.isArray(records) || records.length === 0 || records.length > MAX_RECORDS) {
       return fail(`records must be a non-empty array of at most ${MAX_RECORDS} record numbers`);
@@ -54,6 +64,12 @@ export function checkReviewDecision(input: unknown): DecisionCheck {
   }
   if (reasonCode !== undefined && (typeof reasonCode !== 'string' || !/^[a-z0-9_]{1,64}$/.test(reasonCode))) {
     return fail('reasonCode must be a reason code such as "invalid_grant_code"');
+  }
+  if (
+    errorSignature !== undefined &&
+    (typeof errorSignature !== 'string' || !/^[A-Za-z0-9_.[\]:+-]{1,500}$/.test(errorSignature))
+  ) {
+    return fail('errorSignature must be a signature such as "quantity:not_integer"');
   }
   if (all !== undefined && all !== true) return fail('all must be true when given');
 
@@ -73,6 +89,7 @@ export function checkReviewDecision(input: unknown): DecisionCheck {
   const decision: ReviewDecision = { decisionId, action: action as ReviewDecision['action'], reviewer };
   if (records !== undefined) decision.records = records as number[];
   if (reasonCode !== undefined) decision.reasonCode = reasonCode as string;
+  if (errorSignature !== undefined) decision.errorSignature = errorSignature as string;
   if (all === true) decision.all = true;
   if (patch !== undefined) decision.patch = patch as Record<string, unknown>;
   if (note !== undefined) decision.note = note as string;

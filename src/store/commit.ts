@@ -9,6 +9,7 @@
  * - The chunk row's `committed_at` is the commit marker: a retry after a successful commit returns the stored counts.
  */
 import type { RecordCounts } from '../shared/contracts.ts';
+import { errorSignature } from '../shared/error-signature.ts';
 import type { FieldIssue, RecordLocation } from '../profiles/types.ts';
 import type { Db, Tx } from './db.ts';
 import { withTransaction } from './db.ts';
@@ -160,10 +161,11 @@ async function insertHeld(tx: Tx, batchId: string, chunkNo: number, held: HeldRe
   if (held.length === 0) return;
   await tx.query(
     `INSERT INTO record_disposition (batch_id, record_no, chunk_no, status, audit_trace_id, held, reason_code, issues,
-                                     source, location, idempotency_key, business_key)
-     SELECT $1, t.rn, $2, 'quarantined', md5($1 || ':' || t.rn)::uuid, true, t.reason, t.issues, t.source, t.loc, t.k, t.bk
-       FROM unnest($3::bigint[], $4::text[], $5::jsonb[], $6::jsonb[], $7::jsonb[], $8::text[], $9::text[])
-            AS t(rn, reason, issues, source, loc, k, bk)
+                                     source, location, idempotency_key, business_key, error_signature)
+     SELECT $1, t.rn, $2, 'quarantined', md5($1 || ':' || t.rn)::uuid, true, t.reason, t.issues, t.source, t.loc, t.k, t.bk,
+            t.sig
+       FROM unnest($3::bigint[], $4::text[], $5::jsonb[], $6::jsonb[], $7::jsonb[], $8::text[], $9::text[], $10::text[])
+            AS t(rn, reason, issues, source, loc, k, bk, sig)
      ON CONFLICT (batch_id, record_no) DO NOTHING`,
     [
       batchId,
@@ -175,6 +177,7 @@ async function insertHeld(tx: Tx, batchId: string, chunkNo: number, held: HeldRe
       held.map((h) => JSON.stringify(h.location)),
       held.map((h) => h.idempotencyKey ?? null),
       held.map((h) => h.businessKey ?? null),
+      held.map((h) => errorSignature(h.issues)),
     ],
   );
   await appendRecordAudit(tx, {

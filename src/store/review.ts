@@ -4,6 +4,7 @@
  * idempotent ledger insert as chunk commits.
  */
 import type { RecordCounts, ReviewDecision, ReviewOutcome } from '../shared/contracts.ts';
+import { errorSignature } from '../shared/error-signature.ts';
 import type { FieldIssue, RecordLocation } from '../profiles/types.ts';
 import type { Db } from './db.ts';
 import { withTransaction } from './db.ts';
@@ -21,12 +22,22 @@ export interface PendingRecord {
   businessKey: string | null;
 }
 
-export interface PendingSummaryRow {
+/** Held records of one reason and error signature. */
+export interface ReviewGroup {
   reasonCode: string;
+  errorSignature: string;
   count: number;
   firstRecords: number[];
   /** True when these records passed validation and were held by a business rule, so `approve` can commit them. */
   approvable: boolean;
+}
+
+/** A held record as the review screens show it: values cut to 80 characters so a page stays small. */
+export interface HeldRecordView {
+  recordNo: number;
+  reasonCode: string;
+  line: number | null;
+  issues: { path: string; code: string; message: string; value?: string }[];
 }
 
 export async function listPending(
@@ -50,19 +61,40 @@ export async function listPending(
   }));
 }
 
-export async function pendingSummary(db: Db, batchId: string): Promise<PendingSummaryRow[]> {
+export async function reviewGroups(db: Db, batchId: string, limit = 20): Promise<ReviewGroup[]> {
   const { rows } = await db.query(
-    `SELECT reason_code, count(*) AS n, (array_agg(record_no ORDER BY record_no))[1:5] AS first,
+    `SELECT reason_code, error_signature, count(*) AS n, (array_agg(record_no ORDER BY record_no))[1:5] AS first,
             bool_and(idempotency_key IS NOT NULL) AS approvable
        FROM record_disposition WHERE batch_id = $1 AND status = 'quarantined'
-      GROUP BY reason_code ORDER BY count(*) DESC, reason_code`,
-    [batchId],
+      GROUP BY reason_code, error_signature ORDER BY count(*) DESC, reason_code, error_signature LIMIT $2`,
+    [batchId, limit],
   );
   return rows.map((r) => ({
     reasonCode: r.reason_code,
+    errorSignature: r.error_signature ?? '',
     count: Number(r.n),
     firstRecords: r.first.map(Number),
     approvable: r.approvable,
+  }));
+}
+
+const cut = (v: unknown): string => {
+  const text = typeof v === 'string' ? v : JSON.stringify(v);
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+};
+
+/** The first held records (by record number) as the review screens show them. */
+export async function heldRecordsPage(db: Db, batchId: string, limit = 10): Promise<HeldRecordView[]> {
+  return (await listPending(db, batchId, { limit })).map((r) => ({
+    recordNo: r.recordNo,
+    reasonCode: r.reasonCode,
+    line: r.location?.line ?? null,
+    issues: r.issues.slice(0, 5).map((i) => ({
+      path: i.path,
+      code: i.code,
+      message: cut(i.message),
+      ...(i.value === undefined ? {} : { value: cut(i.value) }),
+    })),
   }));
 }
 
@@ -102,9 +134,15 @@ export async function applyDecision(
     const selected = await tx.query(
       `SELECT record_no, chunk_no, source FROM record_disposition
         WHERE batch_id = $1 AND status = 'quarantined'
-          AND ($2::bool OR record_no = ANY($3::bigint[]) OR reason_code = $4)
+          AND ($2::bool OR record_no = ANY($3::bigint[]) OR reason_code = $4 OR error_signature = $5)
         ORDER BY record_no FOR UPDATE`,
-      [batchId, decision.all === true, decision.records ?? [], decision.reasonCode ?? null],
+      [
+        batchId,
+        decision.all === true,
+        decision.records ?? [],
+        decision.reasonCode ?? null,
+        decision.errorSignature ?? null,
+      ],
     );
     const who = { decisionId: decision.decisionId, reviewer: decision.reviewer, note: decision.note ?? null };
     let approved = 0;
@@ -164,9 +202,17 @@ export async function applyDecision(
       // Records that still fail validation stay held, with their new issues (and amended fields) recorded.
       for (const f of failed) {
         await tx.query(
-          `UPDATE record_disposition SET reason_code = $3, issues = $4, source = $5, updated_at = now()
+          `UPDATE record_disposition SET reason_code = $3, issues = $4, source = $5, error_signature = $6,
+                  updated_at = now()
             WHERE batch_id = $1 AND record_no = $2`,
-          [batchId, f.recordNo, f.reasonCode, JSON.stringify(f.issues), JSON.stringify(f.source)],
+          [
+            batchId,
+            f.recordNo,
+            f.reasonCode,
+            JSON.stringify(f.issues),
+            JSON.stringify(f.source),
+            errorSignature(f.issues),
+          ],
         );
       }
       stillHeld = failed.length;

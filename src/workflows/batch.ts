@@ -14,6 +14,7 @@ import {
   executeChild,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -38,6 +39,8 @@ import { activityOptions } from './activity-options.ts';
 import { chunkWorkflow } from './chunk.ts';
 import type { PendingReviewView } from './messages.ts';
 import { pendingReviewQuery, progressQuery, reviewSignal, reviewUpdate } from './messages.ts';
+import type { ReviewSnapshot } from './review-details.ts';
+import { exampleDecision, reviewDetailsMarkdown } from './review-details.ts';
 
 /** What survives continue-as-new: a cursor and counters, never records. */
 export interface BatchCarry {
@@ -79,7 +82,7 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
   const rejectedDecisions: RejectedDecision[] = carry?.rejectedDecisions ?? [];
   const outcomes: Record<string, ReviewOutcome> = {};
   let inFlight = 0;
-  let summary: PendingReviewView['byReason'] = [];
+  let summary: ReviewSnapshot = { groups: [], records: [] };
 
   // Handlers first, so buffered signals are applied before anything else (and reach continue-as-new).
   const refuse = (payload: unknown, error: string): void => {
@@ -168,9 +171,10 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
     (): PendingReviewView => ({
       pendingReview: counts.pendingReview,
       reviewDeadline,
-      byReason: summary,
+      groups: summary.groups,
+      records: summary.records,
       details: `sluice review show ${input.batchId}`,
-      example: exampleDecision(summary),
+      example: exampleDecision(summary.groups),
     }),
     { description: 'Held records grouped by reason, and a decision to paste into the signal dialog.' },
   );
@@ -181,6 +185,12 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
       { key: SluiceStatus, value: status },
       { key: SluicePendingReview, value: counts.pendingReview },
     ]);
+    // Shown by the Web UI with the workflow's summary: what is held, and the decision to paste.
+    setCurrentDetails(
+      status === 'awaiting_review' || status === 'completed'
+        ? reviewDetailsMarkdown(input.batchId, counts, reviewDeadline, summary)
+        : `## ${status}\n\n${chunksDone} of ${plan.chunks} chunks done, ${counts.records} records so far.`,
+    );
   };
 
   const drainAndContinue = async (phase: BatchCarry['phase']): Promise<never> => {
@@ -232,6 +242,9 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
       } finally {
         chunksDone += 1;
         inFlight -= 1;
+        setCurrentDetails(
+          `## running\n\n${chunksDone} of ${plan.chunks} chunks done, ${counts.records} records so far.`,
+        );
       }
     };
     while (nextChunk < plan.chunks) {
@@ -300,33 +313,7 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
     chunks: plan.chunks,
     startedAt: final.startedAt,
     finishedAt: final.finishedAt,
-  };
-}
-
-/**
- * A decision a reviewer can paste into the Web UI's signal dialog: approve a business-rule hold if there is one
- * (approval commits valid records as they are); otherwise an amendment, since invalid records must be corrected.
- */
-function exampleDecision(summary: PendingReviewView['byReason']): Record<string, unknown> | null {
-  const approvable = summary.find((r) => r.approvable);
-  if (approvable) {
-    return {
-      decisionId: `approve-${approvable.reasonCode}-1`,
-      reasonCode: approvable.reasonCode,
-      action: 'approve',
-      reviewer: 'your-name',
-      note: 'checked against the source document',
-    };
-  }
-  const first = summary[0];
-  if (!first) return null;
-  return {
-    decisionId: `amend-record-${first.firstRecords[0]}-1`,
-    records: [first.firstRecords[0]],
-    action: 'amend',
-    patch: { field_name: 'corrected value' },
-    reviewer: 'your-name',
-    note: 'corrected from the source document',
+    ledgerHash: final.ledgerHash,
   };
 }
 

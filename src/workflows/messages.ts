@@ -1,11 +1,17 @@
 /** Signals, queries and updates of the batch workflow (names are public contract: DESIGN.md). */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { BatchProgress, ReviewOutcome } from '../shared/contracts.ts';
+import type { HeldRecordView, ReviewGroup } from '../store/review.ts';
+
+export type { HeldRecordView, ReviewGroup };
 
 export interface PendingReviewView {
   pendingReview: number;
   reviewDeadline: string | null;
-  byReason: { reasonCode: string; count: number; firstRecords: number[]; approvable: boolean }[];
+  /** Held records grouped by reason code and error signature (largest groups first, at most 20). */
+  groups: ReviewGroup[];
+  /** The first held records with their issues (at most 10; `sluice review show` lists them all). */
+  records: HeldRecordView[];
   /** How to see every held record with its field-level issues. */
   details: string;
   /** A decision to paste into the Web UI's "Send a Signal" dialog (signal name: review). */

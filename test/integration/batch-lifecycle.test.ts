@@ -153,7 +153,7 @@ describe('a 10,000-record manifest with planted defects', () => {
     });
     expect(progress.status).toBe('awaiting_review');
     expect(progress.rejectedDecisions[0]).toMatchObject({ decisionId: 'bad-1' });
-    expect(progress.rejectedDecisions[0]!.error).toMatch(/exactly one of records, reasonCode or all/);
+    expect(progress.rejectedDecisions[0]!.error).toMatch(/exactly one of records, reasonCode, errorSignature or all/);
     const audit = await db.query(
       `SELECT count(*)::int AS n FROM audit_event WHERE batch_id = $1 AND event = 'decision_rejected'`,
       [report.batchId],

@@ -23,7 +23,7 @@ describe('review decision checker', () => {
     [null, 'must be a JSON object'],
     [[base], 'must be a JSON object'],
     ['{not json', 'not JSON'],
-    [{ ...base }, 'exactly one of records, reasonCode or all'],
+    [{ ...base }, 'exactly one of records, reasonCode, errorSignature or all'],
     [{ ...base, records: [1], all: true }, 'exactly one of'],
     [{ ...base, records: [] }, 'non-empty array'],
     [{ ...base, records: [0] }, 'positive integer'],

@@ -73,7 +73,7 @@ export function registerDemoCommand(program: Command): void {
           log(
             [
               `Batch ${waiting.batchId} holds ${waiting.pendingReview} record(s) for review:`,
-              ...view.byReason.map((r) => `  ${r.reasonCode}: ${r.count}`),
+              ...view.groups.map((g) => `  ${g.reasonCode} (${g.errorSignature}): ${g.count}`),
               '',
               `Open ${ui}/namespaces/${env.namespace}/workflows/${encodeURIComponent(waiting.workflowId)}`,
               'then "Send a Signal", signal name "review", with this input:',

@@ -50,11 +50,13 @@ export function registerReviewCommands(program: Command): void {
           ...(opts.reasonCode ? { reasonCode: opts.reasonCode } : {}),
         });
         if (opts.json) return printJson({ batchId, file: batch?.fileName ?? null, ...view, records });
+        // Text: groups, then every listed record with its issues, then how to decide.
         const out: string[] = [
           `batch ${batchId}: ${view.pendingReview} record(s) pending, deadline ${view.reviewDeadline}`,
         ];
-        for (const r of view.byReason)
-          out.push(`  ${r.reasonCode}: ${r.count} (e.g. records ${r.firstRecords.join(', ')})`);
+        for (const g of view.groups) {
+          out.push(`  ${g.reasonCode}  ${g.errorSignature}: ${g.count} (e.g. records ${g.firstRecords.join(', ')})`);
+        }
         out.push('');
         for (const r of records) {
           const where = [r.location.file, r.location.line ? `line ${r.location.line}` : null].filter(Boolean).join(' ');
@@ -65,7 +67,7 @@ export function registerReviewCommands(program: Command): void {
             );
         }
         if (view.example) {
-          const approvable = view.byReason.filter((r) => r.approvable).map((r) => r.reasonCode);
+          const approvable = [...new Set(view.groups.filter((g) => g.approvable).map((g) => g.reasonCode))];
           out.push(
             '',
             `approve commits records held by a business rule (${approvable.join(', ') || 'none here'}); records that`,
@@ -83,10 +85,11 @@ export function registerReviewCommands(program: Command): void {
 
   review
     .command('decide')
-    .description('Approve, amend or reject held records (by record numbers, reason code, or all).')
+    .description('Approve, amend or reject held records (by record numbers, reason code, error signature, or all).')
     .argument('<batchId>')
     .option('--records <n,..>', 'record numbers, comma-separated')
     .option('--reason-code <code>', 'every record held for this reason')
+    .option('--error-signature <sig>', 'every record with this error signature, e.g. quantity:not_integer')
     .option('--all', 'every held record')
     .option('--approve', 'commit the records as they are (classification holds)')
     .option('--reject', 'reject the records: they are never committed')
@@ -104,6 +107,7 @@ export function registerReviewCommands(program: Command): void {
       if (opts.note !== undefined) decision.note = opts.note;
       if (opts.records !== undefined) decision.records = opts.records.split(',').map((s) => Number(s.trim()));
       if (opts.reasonCode !== undefined) decision.reasonCode = opts.reasonCode;
+      if (opts.errorSignature !== undefined) decision.errorSignature = opts.errorSignature;
       if (opts.all) decision.all = true;
       if (opts.amend !== undefined) {
         try {
