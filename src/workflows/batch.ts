@@ -289,11 +289,12 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
         continue;
       }
       const outcome = await applyReviewDecision({ batchId: input.batchId, profile: input.profile, decision });
+      counts = outcome.counts;
+      // Refresh what the queries show before the update answers, so a caller never reads a stale view.
+      if (counts.pendingReview > 0) summary = await reviewSummary({ batchId: input.batchId });
       seenDecisionIds.push(decision.decisionId);
       if (seenDecisionIds.length > MAX_REMEMBERED_DECISIONS) seenDecisionIds.shift();
       outcomes[decision.decisionId] = outcome;
-      counts = outcome.counts;
-      summary = await reviewSummary({ batchId: input.batchId });
       setStatus('awaiting_review');
     }
   }

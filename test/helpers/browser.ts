@@ -40,7 +40,7 @@ export async function chromiumPath(): Promise<string> {
     throw new Error(
       fromEnv
         ? `SLUICE_CHROMIUM_PATH=${fromEnv} is not an executable file. Point it at a Chromium binary, or unset it ` +
-            'and install Debian\'s Chromium: apt-get install -y chromium'
+            "and install Debian's Chromium: apt-get install -y chromium"
         : 'Chromium is missing (no executable /usr/bin/chromium); the Web UI tests need a real browser. Install it ' +
             'with: apt-get install -y chromium (or set SLUICE_CHROMIUM_PATH to a Chromium binary). ' +
             '`npx playwright install` does not work here: it downloads a browser from the internet.',
@@ -92,6 +92,8 @@ export interface Screenshots {
   dir: string;
   /** Writes `<name>.png` (the viewport) and returns its path. */
   take(page: Page, name: string): Promise<string>;
+  /** Writes `failed-<step>.png` to a temporary directory that is kept, and returns its path. */
+  takeFailure(page: Page, step: string): Promise<string>;
   /** Removes the directory unless it is docs/screenshots or `keep` is set (after a failure). */
   cleanup(keep: boolean): Promise<void>;
 }
@@ -109,6 +111,13 @@ export async function screenshots(prefix: string): Promise<Screenshots> {
     take: async (page, name) => {
       const file = path.join(dir, `${name}.png`);
       await page.screenshot({ path: file, animations: 'disabled', caret: 'hide' });
+      return file;
+    },
+    takeFailure: async (page, step) => {
+      // Never into docs/screenshots: a failure picture is for whoever investigates, not for the README.
+      const failDir = update ? await mkdtemp(path.join(tmpdir(), `${prefix}-failed-`)) : dir;
+      const file = path.join(failDir, `failed-${step.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.png`);
+      await page.screenshot({ path: file, fullPage: true });
       return file;
     },
     cleanup: async (keep) => {

@@ -13,6 +13,11 @@ import { SluiceClient } from '../../src/client/sluice-client.ts';
 import { resolveBatchConfig } from '../../src/config/batch-config.ts';
 import type { BatchConfig } from '../../src/shared/contracts.ts';
 import { startWorker } from '../../src/workers/worker.ts';
+import type { AuditReport } from '../../src/audit/batch-audit.ts';
+import { auditBatch } from '../../src/audit/batch-audit.ts';
+import { getProfile } from '../../src/profiles/index.ts';
+import { createLocalBlobStore } from '../../src/store/blobs.ts';
+import { createDb } from '../../src/store/db.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -115,5 +120,33 @@ export async function checkInvariants(db: pg.Pool, batchId: string, records: num
   );
   if (ledgerWithoutCommitted.rows[0].n !== 0) {
     throw new Error(`batch ${batchId}: ${ledgerWithoutCommitted.rows[0].n} ledger row(s) are not committed records`);
+  }
+}
+
+/** Runs the audit of a batch and fails the test with the failing checks unless every check passes. */
+export async function expectAuditConsistent(batchId: string): Promise<AuditReport> {
+  const env = testEnv();
+  const client = await SluiceClient.connect(env);
+  const db = createDb(env.databaseUrl, { max: 2 });
+  try {
+    let records = 0;
+    const report = await auditBatch(
+      { db, blobs: createLocalBlobStore(env.blobDir), temporal: client.temporal, getProfile },
+      batchId,
+      () => {
+        records += 1;
+      },
+    );
+    const failed = report.checks.filter((c) => !c.ok);
+    if (failed.length > 0 || records !== report.records) {
+      throw new Error(
+        `audit of ${batchId} is inconsistent (${records} journeys for ${report.records} records):\n` +
+          failed.map((c) => `  ${c.name}: ${c.detail}`).join('\n'),
+      );
+    }
+    return report;
+  } finally {
+    await db.end();
+    await client.close();
   }
 }

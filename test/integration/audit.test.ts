@@ -149,6 +149,8 @@ describe('sluice audit', () => {
     expect(res.code).toBe(1);
     expect(res.stdout).toContain('INCONSISTENT');
     expect(res.stdout).toMatch(new RegExp(`FAIL  ledger_content: 1 problem\\(s\\): record ${n}: ledger row differs`));
-    expect(res.stdout).toMatch(/FAIL {2}ledger_hash: 1 problem\(s\): the workflow recorded [0-9a-f]{64}, the ledger now hashes to/);
+    expect(res.stdout).toMatch(
+      /FAIL {2}ledger_hash: 1 problem\(s\): the workflow recorded [0-9a-f]{64}, the ledger now hashes to/,
+    );
   });
 });

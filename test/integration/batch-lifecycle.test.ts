@@ -21,6 +21,7 @@ import { batchHistories, largestPayload } from '../helpers/history.ts';
 import {
   checkInvariants,
   connectClient,
+  expectAuditConsistent,
   connectDb,
   runCli,
   startTestWorker,
@@ -242,6 +243,29 @@ describe('a 10,000-record manifest with planted defects', () => {
     expect(stillBad).toMatchObject({ selected: 1, approved: 0, stillHeld: 1 });
   });
 
+  it('the pendingReview query pages held records by reason and error signature; a bulk decision by signature', async () => {
+    const view = await sluice.pendingReview(report.batchId);
+    const pending = (await sluice.progress(report.batchId)).counts.pendingReview;
+    expect(view.pendingReview).toBe(pending);
+    expect(view.records).toHaveLength(10);
+    expect(view.records[0]!.issues.length).toBeGreaterThan(0);
+    expect(view.groups.reduce((n, g) => n + g.count, 0)).toBeLessThanOrEqual(pending);
+    const group = view.groups.find((g) => g.reasonCode === 'invalid_quantity')!;
+    expect(group.errorSignature).toMatch(/^quantity:[a-z_]+$/);
+    expect(group.approvable).toBe(false);
+
+    const outcome = await sluice.decide(report.batchId, {
+      decisionId: 'reject-by-signature-1',
+      errorSignature: group.errorSignature,
+      action: 'reject',
+      reviewer: 'dana',
+      note: 'quantities not in the source',
+    });
+    expect(outcome).toMatchObject({ applied: true, selected: group.count, rejected: group.count });
+    const after = await sluice.pendingReview(report.batchId);
+    expect(after.groups.find((g) => g.errorSignature === group.errorSignature)).toBeUndefined();
+  });
+
   it('rejecting the rest completes the batch with every record accounted for', async () => {
     const res = await runCli([
       'review',
@@ -261,6 +285,8 @@ describe('a 10,000-record manifest with planted defects', () => {
     expect(final.pendingReview).toBe(0);
     expect(final.records).toBe(final.committed + final.duplicates + final.rejected + final.pendingReview);
     await checkInvariants(db, report.batchId, expected.records);
+    const audit = await expectAuditConsistent(report.batchId);
+    expect(audit.ledgerHash).toBe(final.ledgerHash);
 
     const status = await runCli(['status', report.batchId, '--json']);
     expect(status.code).toBe(0);
@@ -296,6 +322,7 @@ describe('a batch with nothing to review', () => {
     expect(report).toMatchObject({ status: 'completed', records: 1_200, committed: expected.committed, chunks: 3 });
     expect(report.finishedAt).not.toBeNull();
     await checkInvariants(db, submitted.batchId, 1_200);
+    await expectAuditConsistent(submitted.batchId);
   });
 });
 

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DEMO_SAMPLES } from '../../src/cli/commands/demo.ts';
 import type { BatchReport } from '../../src/shared/contracts.ts';
-import { runCli, startTestWorker } from '../helpers/sluice-env.ts';
+import { expectAuditConsistent, runCli, startTestWorker } from '../helpers/sluice-env.ts';
 
 let worker: Awaited<ReturnType<typeof startTestWorker>>;
 beforeAll(async () => {
@@ -29,6 +29,7 @@ it('processes the bundled samples, prints their reports, and leaves one batch wa
     });
   }
   expect(reports.filter((r) => r.status === 'awaiting_review')).toHaveLength(1);
+  for (const r of reports) await expectAuditConsistent(r.batchId);
   // The way to review it: the UI address and a decision to paste.
   expect(res.stderr).toMatch(/Open http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/sluice-batch-inventory-/);
   expect(res.stderr).toContain('"action":"approve"');

@@ -11,6 +11,7 @@ import { generateInventoryManifest } from '../../src/profiles/inventory/generato
 import { batchHistories, largestPayload } from '../helpers/history.ts';
 import {
   checkInvariants,
+  expectAuditConsistent,
   connectClient,
   connectDb,
   startTestWorker,
@@ -58,6 +59,7 @@ it('a batch of 150 chunks continues as new several times and loses nothing', asy
     quarantined: expected.quarantined,
   });
   await checkInvariants(db, submitted.batchId, expected.records);
+  await expectAuditConsistent(submitted.batchId);
 
   const runs = await sluice.temporal.workflow.count(`WorkflowId = "${submitted.workflowId}"`);
   expect(runs.count).toBeGreaterThanOrEqual(3);
@@ -92,4 +94,5 @@ it('held records still pending at the review deadline are rejected as review_tim
     [submitted.batchId],
   );
   expect(timedOut.rows[0].n).toBe(expected.quarantined);
+  await expectAuditConsistent(submitted.batchId);
 });

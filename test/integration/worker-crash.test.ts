@@ -10,6 +10,7 @@ import type { SluiceClient } from '../../src/client/sluice-client.ts';
 import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
 import {
   checkInvariants,
+  expectAuditConsistent,
   connectClient,
   connectDb,
   spawnWorkerProcess,
@@ -85,6 +86,7 @@ it('a worker SIGKILLed mid-batch and restarted loses and duplicates nothing', as
     quarantined: expected.quarantined,
   });
   await checkInvariants(db, submitted.batchId, expected.records);
+  await expectAuditConsistent(submitted.batchId);
   second.kill('SIGTERM');
   await exited(second);
 });
