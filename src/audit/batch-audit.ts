@@ -18,7 +18,7 @@ import {
   batchEvents,
   dispositionSummary,
   dispositionsInRange,
-  ledgerMismatches,
+  ledgerRowsOutside,
   reviewDecisions,
 } from '../store/audit-trail.ts';
 import type { BatchRow } from '../store/batches.ts';
@@ -239,9 +239,9 @@ export async function auditBatch(
   if (summary.rows !== batch.records || summary.distinctRecords !== batch.records) {
     dispositionCheck.fail(`${summary.rows} disposition row(s) for ${batch.records} input records`);
   }
-  const mismatches = await ledgerMismatches(db, batchId);
-  for (const n of mismatches.missingLedger) ledgerCheck.fail(`record ${n} is committed but has no ledger row`);
-  for (const n of mismatches.strayLedger) ledgerCheck.fail(`ledger row for record ${n} has no committed disposition`);
+  const outside = await ledgerRowsOutside(db, batchId, batch.records);
+  if (outside > 0)
+    ledgerCheck.fail(`${outside} ledger row(s) of the batch carry record numbers outside 1..${batch.records}`);
 
   let recordsRead = 0;
   for (let chunkNo = 0; chunkNo < batch.chunks; chunkNo++) {
@@ -276,6 +276,8 @@ export async function auditBatch(
       const decision = d.decisionId ? (decisionById.get(d.decisionId) ?? null) : null;
       const committed = d.status === 'committed' || d.status === 'approved';
       const row = ledger.get(rec.recordNo);
+      if (committed && !row) ledgerCheck.fail(`record ${rec.recordNo} is ${d.status} but has no ledger row`);
+      if (!committed && row) ledgerCheck.fail(`record ${rec.recordNo} is ${d.status} but has a ledger row`);
       if (committed && row) {
         const fields =
           decision?.action === 'amend' && decision.patch ? applyPatch(rec.fields, decision.patch) : rec.fields;

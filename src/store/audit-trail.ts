@@ -73,29 +73,13 @@ export async function dispositionSummary(db: Db, batchId: string): Promise<Dispo
   };
 }
 
-/** Committed dispositions without their ledger row, and ledger rows of the batch without a committed disposition. */
-export async function ledgerMismatches(
-  db: Db,
-  batchId: string,
-): Promise<{ missingLedger: number[]; strayLedger: number[] }> {
-  const missing = await db.query(
-    `SELECT d.record_no FROM record_disposition d
-       LEFT JOIN ledger l ON l.batch_id = d.batch_id AND l.record_no = d.record_no
-      WHERE d.batch_id = $1 AND d.status IN ('committed', 'approved') AND l.idempotency_key IS NULL
-      ORDER BY 1 LIMIT 100`,
-    [batchId],
+/** Ledger rows of the batch whose record number no input record has (the audit checks the rest record by record). */
+export async function ledgerRowsOutside(db: Db, batchId: string, records: number): Promise<number> {
+  const { rows } = await db.query(
+    `SELECT count(*) AS n FROM ledger WHERE batch_id = $1 AND (record_no < 1 OR record_no > $2)`,
+    [batchId, records],
   );
-  const stray = await db.query(
-    `SELECT l.record_no FROM ledger l
-       LEFT JOIN record_disposition d ON d.batch_id = l.batch_id AND d.record_no = l.record_no
-      WHERE l.batch_id = $1 AND (d.status IS NULL OR d.status NOT IN ('committed', 'approved'))
-      ORDER BY 1 LIMIT 100`,
-    [batchId],
-  );
-  return {
-    missingLedger: missing.rows.map((r) => Number(r.record_no)),
-    strayLedger: stray.rows.map((r) => Number(r.record_no)),
-  };
+  return Number(rows[0].n);
 }
 
 export interface DecisionRow {

@@ -36,7 +36,7 @@ export function exampleDecision(groups: ReviewGroup[]): Record<string, unknown> 
   };
 }
 
-const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const cell = (text: string): string => text.replace(/[`\n]/g, ' ');
 
 export function reviewDetailsMarkdown(
   batchId: string,
@@ -58,12 +58,11 @@ export function reviewDetailsMarkdown(
     `Committed ${counts.committed}, duplicates ${counts.duplicates}, approved ${counts.approved}, rejected ` +
       `${counts.rejected}. Undecided records are rejected as \`review_timeout\` at ${deadline ?? 'the deadline'}.`,
     '',
-    '| reason | error signature | records | e.g. record | approve commits it |',
-    '|---|---|---:|---|---|',
+    '### Held, by reason and error signature',
     ...groups.map(
       (g) =>
-        `| \`${g.reasonCode}\` | \`${cell(g.errorSignature)}\` | ${g.count} | ${g.firstRecords.join(', ')} | ` +
-        `${g.approvable ? 'yes' : 'no: amend or reject'} |`,
+        `- **${g.count}** \`${g.reasonCode}\` with \`${cell(g.errorSignature)}\`: ` +
+        `${g.approvable ? 'approve commits them' : 'amend or reject them'} (e.g. records ${g.firstRecords.join(', ')})`,
     ),
     '',
     '### First held records',

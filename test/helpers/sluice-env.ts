@@ -94,6 +94,8 @@ export function spawnWorkerProcess(): ChildProcess {
 
 /** The store's invariants for one batch: one disposition per record, no idempotency key twice in the ledger. */
 export async function checkInvariants(db: pg.Pool, batchId: string, records: number): Promise<void> {
+  // Fresh tables have no statistics yet, and the planner would nest-loop the joins below over every row.
+  await db.query('ANALYZE ledger, record_disposition');
   const dispositions = await db.query(
     `SELECT count(*)::int AS n, count(DISTINCT record_no)::int AS distinct_n, min(record_no)::int AS lo, max(record_no)::int AS hi
        FROM record_disposition WHERE batch_id = $1`,

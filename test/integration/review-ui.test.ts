@@ -12,13 +12,13 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SluiceClient } from '../../src/client/sluice-client.ts';
 import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
-import type { BatchReport } from '../../src/shared/contracts.ts';
 import type { Screenshots, TestBrowser } from '../helpers/browser.ts';
 import { launchBrowser, screenshots } from '../helpers/browser.ts';
 import {
   checkInvariants,
   connectClient,
   connectDb,
+  expectAuditConsistent,
   startTestWorker,
   testConfig,
   workDir,
@@ -41,15 +41,10 @@ let worker: Awaited<ReturnType<typeof startTestWorker>>;
 let sluice: SluiceClient;
 let db: pg.Pool;
 let dir: string;
-let failed = false;
+/** Until the test reaches its end: keeps the screenshots of a failed run for whoever investigates. */
+let failed = true;
 
 beforeAll(async () => {
-  const ui = inject('temporalUiUrl');
-  if (!ui) throw new Error('the integration setup started the Temporal dev server without its Web UI');
-  uiUrl = ui;
-  // The browser first: a missing Chromium fails the file at once, with how to install it.
-  browser = await launchBrowser();
-  shots = await screenshots('sluice-review-ui');
   worker = await startTestWorker();
   sluice = await connectClient();
   db = connectDb();
@@ -58,6 +53,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  if (failed && shots) console.log(`[review-ui] screenshots of the failed run kept in ${shots.dir}`);
   await shots?.cleanup(failed);
   await worker?.shutdown();
   await sluice?.close();
@@ -69,15 +65,11 @@ async function step<T>(name: string, fn: (page: Page) => Promise<T>): Promise<T>
   try {
     return await fn(browser.page);
   } catch (err) {
-    failed = true;
     const file = await shots.takeFailure(browser.page, name).catch(() => null);
-    const message = err instanceof Error ? err.message : String(err);
-    throw new Error(
-      `UI step "${name}" failed at ${browser.page.url()}${file ? ` (screenshot ${file})` : ''}: ${message}`,
-      {
-        cause: err,
-      },
-    );
+    const where = `${browser.page.url()}${file ? ` (screenshot ${file})` : ''}`;
+    throw new Error(`UI step "${name}" failed at ${where}: ${err instanceof Error ? err.message : err}`, {
+      cause: err,
+    });
   }
 }
 
@@ -89,6 +81,14 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 300));
   }
+}
+
+function withTimeout<T>(what: string, promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -116,7 +116,7 @@ async function frameTexts(page: Page): Promise<string[]> {
       f
         .contentFrame()
         .locator('body')
-        .innerText()
+        .innerText({ timeout: 2_000 })
         .catch(() => ''),
     ),
   );
@@ -124,6 +124,14 @@ async function frameTexts(page: Page): Promise<string[]> {
 
 describe('reviewing a batch in the Temporal Web UI', () => {
   it('finds the waiting batch, shows what is held, and approves it with the review signal', async () => {
+    // The browser first, in the test rather than a hook: a missing Chromium fails this test (never skips it) and
+    // says how to install it.
+    browser = await launchBrowser();
+    shots = await screenshots('sluice-review-ui');
+    const ui = inject('temporalUiUrl');
+    if (!ui) throw new Error('the integration setup started the Temporal dev server without its Web UI');
+    uiUrl = ui;
+
     const file = path.join(dir, 'outliers.csv');
     const expected = await generateInventoryManifest(file, {
       records: 2000,
@@ -200,7 +208,7 @@ describe('reviewing a batch in the Temporal Web UI', () => {
       // The editor pretty-prints its JSON when it loses focus, which grows the dialog and moves the Submit button
       // under a pending click: enter it pretty-printed and leave the editor before submitting.
       await data.fill(JSON.stringify(DECISION, null, 2));
-      await dialog.getByRole('heading', { name: 'Send a Signal' }).click();
+      await data.blur();
       expect(JSON.parse(await data.innerText())).toEqual(DECISION);
       await shots.take(page, '03-review-signal');
       const submit = dialog.getByRole('button', { name: 'Submit' });
@@ -210,11 +218,11 @@ describe('reviewing a batch in the Temporal Web UI', () => {
     });
 
     // The decision reaches the workflow, which approves the outliers and completes.
-    const final = await waitFor(
+    await waitFor(
       'the batch to complete after the signal sent from the UI',
-      async (): Promise<BatchReport | undefined> => {
+      async () => {
         const report = await sluice.getBatchStatus(batchId);
-        if (report.status === 'completed') return report;
+        if (report.status === 'completed') return true;
         if (report.status === 'failed') throw new Error(`batch ${batchId} failed: ${JSON.stringify(report)}`);
         const progress = await sluice.progress(batchId).catch(() => null);
         const refused = progress?.rejectedDecisions.find((d) => d.decisionId === DECISION.decisionId);
@@ -223,8 +231,7 @@ describe('reviewing a batch in the Temporal Web UI', () => {
       },
       30_000,
     );
-    const result = await handle.result();
-    expect(result).toEqual(final);
+    const result = await withTimeout('the batch workflow to close', handle.result(), 15_000);
     expect(result).toMatchObject({
       status: 'completed',
       records: expected.records,
@@ -234,6 +241,20 @@ describe('reviewing a batch in the Temporal Web UI', () => {
       pendingReview: 0,
     });
     await checkInvariants(db, batchId, expected.records);
+    // The decision applied is the one typed in the UI, and every outlier was approved by it.
+    const decisions = await db.query(
+      'SELECT decision_id, action, reviewer, note FROM review_decision WHERE batch_id = $1',
+      [batchId],
+    );
+    expect(decisions.rows).toEqual([
+      { decision_id: DECISION.decisionId, action: 'approve', reviewer: DECISION.reviewer, note: DECISION.note },
+    ]);
+    const approved = await db.query(
+      `SELECT count(*)::int AS n FROM record_disposition WHERE batch_id = $1 AND status = 'approved'`,
+      [batchId],
+    );
+    expect(approved.rows[0].n).toBe(outliers);
+    await expectAuditConsistent(batchId);
 
     // 4. The UI shows the batch completed, with its report as the result.
     await step('the workflow page shows Completed', async (page) => {
@@ -248,5 +269,6 @@ describe('reviewing a batch in the Temporal Web UI', () => {
       await page.getByRole('heading', { name: 'Result' }).waitFor();
       await shots.take(page, '04-batch-completed');
     });
+    failed = false;
   }, 120_000);
 });
