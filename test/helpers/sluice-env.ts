@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import pg from 'pg';
 import type { SluiceEnv } from '../../src/config/env.ts';
 import { SluiceClient } from '../../src/client/sluice-client.ts';
@@ -151,4 +151,32 @@ export async function expectAuditConsistent(batchId: string): Promise<AuditRepor
     await db.end();
     await client.close();
   }
+}
+
+export interface SluiceTest {
+  sluice: SluiceClient;
+  db: pg.Pool;
+  /** A work folder of this test file under the test run's SLUICE_HOME. */
+  dir: string;
+}
+
+/**
+ * Registers the usual hooks of an integration test file: an in-process worker (unless `worker: false`, for tests
+ * that run their own worker processes), a client, a database pool and a work folder; all closed after the file.
+ */
+export function useSluiceTest(name: string, opts: { worker?: boolean } = {}): SluiceTest {
+  const t = {} as SluiceTest;
+  let worker: Awaited<ReturnType<typeof startTestWorker>> | undefined;
+  beforeAll(async () => {
+    if (opts.worker !== false) worker = await startTestWorker();
+    t.sluice = await connectClient();
+    t.db = connectDb();
+    t.dir = await workDir(name);
+  });
+  afterAll(async () => {
+    await worker?.shutdown();
+    await t.sluice?.close();
+    await t.db?.end();
+  });
+  return t;
 }

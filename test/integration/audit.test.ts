@@ -4,27 +4,19 @@
  */
 import { appendFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
-import type { SluiceClient } from '../../src/client/sluice-client.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
 import type { ExpectedOutcome } from '../../src/profiles/inventory/generator.ts';
 import type { BatchReport } from '../../src/shared/contracts.ts';
-import { connectClient, connectDb, runCli, startTestWorker, testConfig, workDir } from '../helpers/sluice-env.ts';
+import { runCli, testConfig, useSluiceTest } from '../helpers/sluice-env.ts';
 
-let sluice: SluiceClient;
-let db: pg.Pool;
-let worker: Awaited<ReturnType<typeof startTestWorker>>;
-let dir: string;
+const t = useSluiceTest('audit');
+
 let expected: ExpectedOutcome;
 let final: BatchReport;
 
 beforeAll(async () => {
-  worker = await startTestWorker();
-  sluice = await connectClient();
-  db = connectDb();
-  dir = await workDir('audit');
-  const file = path.join(dir, 'audited.csv');
+  const file = path.join(t.dir, 'audited.csv');
   expected = await generateInventoryManifest(file, {
     records: 3000,
     seed: 77,
@@ -32,24 +24,24 @@ beforeAll(async () => {
   });
   // A valid record whose asset id a spreadsheet would run as a formula: stored verbatim, exported safely.
   await appendFile(file, '=HYPERLINK("http://evil.example"),NIH-FORMULA-1,Reagent,5,CHEM-101,2024-01-01\n');
-  const batch = await sluice.submitBatch({ file, profile: 'inventory', config: testConfig() });
+  const batch = await t.sluice.submitBatch({ file, profile: 'inventory', config: testConfig() });
   const settled = await batch.settled();
   expect(settled.status).toBe('awaiting_review');
-  await sluice.decide(batch.batchId, {
+  await t.sluice.decide(batch.batchId, {
     decisionId: 'a-approve',
     reasonCode: 'quantity_outlier',
     action: 'approve',
     reviewer: 'ann',
     note: 'checked',
   });
-  await sluice.decide(batch.batchId, {
+  await t.sluice.decide(batch.batchId, {
     decisionId: 'a-amend',
     reasonCode: 'nonstandard_location',
     action: 'amend',
     patch: { location: 'BIO-2B' },
     reviewer: 'ann',
   });
-  await sluice.decide(batch.batchId, {
+  await t.sluice.decide(batch.batchId, {
     decisionId: 'a-reject',
     all: true,
     action: 'reject',
@@ -60,16 +52,10 @@ beforeAll(async () => {
   expect(final.status).toBe('completed');
 });
 
-afterAll(async () => {
-  await worker?.shutdown();
-  await sluice?.close();
-  await db?.end();
-});
-
 describe('sluice audit', () => {
   it('finds a completed batch complete and consistent, and shows each record journey', async () => {
     expect(final.ledgerHash).toMatch(/^[0-9a-f]{64}$/);
-    const evidence = path.join(dir, 'evidence.md');
+    const evidence = path.join(t.dir, 'evidence.md');
     const res = await runCli(['audit', final.batchId, '--json', '--evidence', evidence]);
     expect(res.code, res.stderr).toBe(0);
     const doc = JSON.parse(res.stdout);
@@ -131,17 +117,19 @@ describe('sluice audit', () => {
     const noteRow = lines.find((l) => l.includes('cmd|x'))!;
     expect(noteRow).toContain("'=cmd|x");
     // Stored verbatim: the ledger keeps what the manifest said.
-    const stored = await db.query(`SELECT payload->>'asset_id' AS a FROM ledger WHERE business_key LIKE '=HYPERLINK%'`);
+    const stored = await t.db.query(
+      `SELECT payload->>'asset_id' AS a FROM ledger WHERE business_key LIKE '=HYPERLINK%'`,
+    );
     expect(stored.rows[0].a).toBe('=HYPERLINK("http://evil.example")');
   });
 
   it('fails, naming the record, when a ledger row has been tampered with', async () => {
-    const victim = await db.query(
+    const victim = await t.db.query(
       `SELECT record_no::int AS n FROM ledger WHERE batch_id = $1 ORDER BY record_no LIMIT 1`,
       [final.batchId],
     );
     const n = victim.rows[0].n;
-    await db.query(
+    await t.db.query(
       `UPDATE ledger SET payload = jsonb_set(payload, '{quantity}', '9999') WHERE batch_id = $1 AND record_no = $2`,
       [final.batchId, n],
     );

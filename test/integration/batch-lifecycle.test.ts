@@ -9,9 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
-import type { SluiceClient } from '../../src/client/sluice-client.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ExpectedOutcome } from '../../src/profiles/inventory/generator.ts';
 import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
 import { resolveTemporalCli } from '../../src/stack/temporal-cli.ts';
@@ -20,35 +18,16 @@ import type { BatchReport } from '../../src/shared/contracts.ts';
 import { batchHistories, largestPayload } from '../helpers/history.ts';
 import {
   checkInvariants,
-  connectClient,
   expectAuditConsistent,
-  connectDb,
   runCli,
-  startTestWorker,
   testConfig,
   testEnv,
-  workDir,
+  useSluiceTest,
 } from '../helpers/sluice-env.ts';
 
+const t = useSluiceTest('lifecycle');
+
 const exec = promisify(execFile);
-
-let sluice: SluiceClient;
-let db: pg.Pool;
-let worker: Awaited<ReturnType<typeof startTestWorker>>;
-let dir: string;
-
-beforeAll(async () => {
-  worker = await startTestWorker();
-  sluice = await connectClient();
-  db = connectDb();
-  dir = await workDir('lifecycle');
-});
-
-afterAll(async () => {
-  await worker?.shutdown();
-  await sluice?.close();
-  await db?.end();
-});
 
 /** Sends a signal exactly as the Web UI's "Send a Signal" dialog does: a JSON input to the named signal. */
 async function signalLikeTheUi(workflowId: string, input: string): Promise<void> {
@@ -83,7 +62,7 @@ describe('a 10,000-record manifest with planted defects', () => {
   let report: BatchReport;
 
   beforeAll(async () => {
-    file = path.join(dir, 'manifest-10k.csv');
+    file = path.join(t.dir, 'manifest-10k.csv');
     expected = await generateInventoryManifest(file, {
       records: 10_000,
       seed: 42,
@@ -101,7 +80,7 @@ describe('a 10,000-record manifest with planted defects', () => {
 
   it('submit --wait --json reports exactly the expected counts', async () => {
     // The CLI as a user runs it, with a config file of 750-record chunks (seed 000's default) for many chunks.
-    const config = path.join(dir, 'chunks-750.yaml');
+    const config = path.join(t.dir, 'chunks-750.yaml');
     await writeFile(config, 'batch_config:\n  max_chunk_size: 750\n  max_concurrent_chunks: 4\n');
     const res = await runCli(['submit', file, '--profile', 'inventory', '--config', config, '--wait', '--json']);
     expect(res.code, res.stderr).toBe(0);
@@ -121,9 +100,9 @@ describe('a 10,000-record manifest with planted defects', () => {
     expect(report.batchId).toMatch(/^inventory-[0-9a-f]{16}$/);
     expect(report.workflowId).toBe(`sluice-batch-${report.batchId}`);
     expect(report.records).toBe(report.committed + report.duplicates + report.rejected + report.pendingReview);
-    await checkInvariants(db, report.batchId, expected.records);
+    await checkInvariants(t.db, report.batchId, expected.records);
 
-    const byReason = await db.query<{ reason_code: string; n: number }>(
+    const byReason = await t.db.query<{ reason_code: string; n: number }>(
       `SELECT reason_code, count(*)::int AS n FROM record_disposition
         WHERE batch_id = $1 AND held GROUP BY 1`,
       [report.batchId],
@@ -132,16 +111,16 @@ describe('a 10,000-record manifest with planted defects', () => {
   });
 
   it('submitting the same file again returns the same batch and commits nothing', async () => {
-    const ledgerBefore = await db.query('SELECT count(*)::int AS n FROM ledger');
+    const ledgerBefore = await t.db.query('SELECT count(*)::int AS n FROM ledger');
     const res = await runCli(['submit', file, '--profile', 'inventory', '--wait', '--json']);
     expect(res.code, res.stderr).toBe(0);
     expect(res.stderr).toContain('was submitted before');
     const again: BatchReport = JSON.parse(res.stdout);
     expect(again.batchId).toBe(report.batchId);
     expect(again.committed).toBe(report.committed);
-    const ledgerAfter = await db.query('SELECT count(*)::int AS n FROM ledger');
+    const ledgerAfter = await t.db.query('SELECT count(*)::int AS n FROM ledger');
     expect(ledgerAfter.rows[0].n).toBe(ledgerBefore.rows[0].n);
-    const runs = await sluice.temporal.workflow.count(`WorkflowId = "${report.workflowId}"`);
+    const runs = await t.sluice.temporal.workflow.count(`WorkflowId = "${report.workflowId}"`);
     expect(runs.count).toBe(1);
   });
 
@@ -149,18 +128,18 @@ describe('a 10,000-record manifest with planted defects', () => {
     await signalLikeTheUi(report.workflowId, '{"decisionId":"bad-1","action":"approve","reviewer":"ops"}'); // no selector
     await signalLikeTheUi(report.workflowId, '"not a decision"');
     const progress = await waitFor('two refused decisions', async () => {
-      const p = await sluice.progress(report.batchId);
+      const p = await t.sluice.progress(report.batchId);
       return p.rejectedDecisions.length >= 2 ? p : undefined;
     });
     expect(progress.status).toBe('awaiting_review');
     expect(progress.rejectedDecisions[0]).toMatchObject({ decisionId: 'bad-1' });
     expect(progress.rejectedDecisions[0]!.error).toMatch(/exactly one of records, reasonCode, errorSignature or all/);
-    const audit = await db.query(
+    const audit = await t.db.query(
       `SELECT count(*)::int AS n FROM audit_event WHERE batch_id = $1 AND event = 'decision_rejected'`,
       [report.batchId],
     );
     expect(audit.rows[0].n).toBe(2);
-    const desc = await sluice.temporal.workflow.getHandle(report.workflowId).describe();
+    const desc = await t.sluice.temporal.workflow.getHandle(report.workflowId).describe();
     expect(desc.status.name).toBe('RUNNING');
   });
 
@@ -195,25 +174,25 @@ describe('a 10,000-record manifest with planted defects', () => {
     const outliers = expected.byReason.quantity_outlier ?? 0;
     expect(outliers).toBeGreaterThan(0);
     const after = await waitFor('the approval to be applied', async () => {
-      const r = await sluice.getBatchStatus(report.batchId);
+      const r = await t.sluice.getBatchStatus(report.batchId);
       return r.approved === outliers ? r : undefined;
     });
     expect(after.committed).toBe(expected.committed + outliers);
     expect(after.pendingReview).toBe(expected.quarantined - outliers);
-    const approved = await db.query(
+    const approved = await t.db.query(
       `SELECT count(*)::int AS n FROM record_disposition d JOIN ledger l ON l.batch_id = d.batch_id AND l.record_no = d.record_no
         WHERE d.batch_id = $1 AND d.status = 'approved' AND d.decided_by = 'dana'`,
       [report.batchId],
     );
     expect(approved.rows[0].n).toBe(outliers);
-    const decisions = await db.query(`SELECT count(*)::int AS n FROM review_decision WHERE batch_id = $1`, [
+    const decisions = await t.db.query(`SELECT count(*)::int AS n FROM review_decision WHERE batch_id = $1`, [
       report.batchId,
     ]);
     expect(decisions.rows[0].n).toBe(1);
   });
 
   it('an amend decision patches, re-validates and commits; records still invalid stay held', async () => {
-    const outcome = await sluice.decide(report.batchId, {
+    const outcome = await t.sluice.decide(report.batchId, {
       decisionId: 'amend-locations-1',
       reasonCode: 'nonstandard_location',
       action: 'amend',
@@ -228,12 +207,12 @@ describe('a 10,000-record manifest with planted defects', () => {
 
     // A patch that does not fix the problem leaves the record held, with the new issues.
     const [firstBadGrant] = (
-      await db.query(
+      await t.db.query(
         `SELECT record_no::int AS n FROM record_disposition WHERE batch_id = $1 AND reason_code = 'invalid_grant_code' ORDER BY 1 LIMIT 1`,
         [report.batchId],
       )
     ).rows;
-    const stillBad = await sluice.decide(report.batchId, {
+    const stillBad = await t.sluice.decide(report.batchId, {
       decisionId: 'amend-grant-wrong',
       records: [firstBadGrant.n],
       action: 'amend',
@@ -244,8 +223,8 @@ describe('a 10,000-record manifest with planted defects', () => {
   });
 
   it('the pendingReview query pages held records by reason and error signature; a bulk decision by signature', async () => {
-    const view = await sluice.pendingReview(report.batchId);
-    const pending = (await sluice.progress(report.batchId)).counts.pendingReview;
+    const view = await t.sluice.pendingReview(report.batchId);
+    const pending = (await t.sluice.progress(report.batchId)).counts.pendingReview;
     expect(view.pendingReview).toBe(pending);
     expect(view.records).toHaveLength(10);
     expect(view.records[0]!.issues.length).toBeGreaterThan(0);
@@ -254,7 +233,7 @@ describe('a 10,000-record manifest with planted defects', () => {
     expect(group.errorSignature).toMatch(/^quantity:[a-z_]+$/);
     expect(group.approvable).toBe(false);
 
-    const outcome = await sluice.decide(report.batchId, {
+    const outcome = await t.sluice.decide(report.batchId, {
       decisionId: 'reject-by-signature-1',
       errorSignature: group.errorSignature,
       action: 'reject',
@@ -262,7 +241,7 @@ describe('a 10,000-record manifest with planted defects', () => {
       note: 'quantities not in the source',
     });
     expect(outcome).toMatchObject({ applied: true, selected: group.count, rejected: group.count });
-    const after = await sluice.pendingReview(report.batchId);
+    const after = await t.sluice.pendingReview(report.batchId);
     expect(after.groups.find((g) => g.errorSignature === group.errorSignature)).toBeUndefined();
   });
 
@@ -280,11 +259,11 @@ describe('a 10,000-record manifest with planted defects', () => {
       '--json',
     ]);
     expect(res.code, res.stderr).toBe(0);
-    const final = await sluice.temporal.workflow.getHandle(report.workflowId).result();
+    const final = await t.sluice.temporal.workflow.getHandle(report.workflowId).result();
     expect(final.status).toBe('completed');
     expect(final.pendingReview).toBe(0);
     expect(final.records).toBe(final.committed + final.duplicates + final.rejected + final.pendingReview);
-    await checkInvariants(db, report.batchId, expected.records);
+    await checkInvariants(t.db, report.batchId, expected.records);
     const audit = await expectAuditConsistent(report.batchId);
     expect(audit.ledgerHash).toBe(final.ledgerHash);
 
@@ -294,7 +273,7 @@ describe('a 10,000-record manifest with planted defects', () => {
   });
 
   it('no payload in any history of the batch exceeds 8 KB, and every history replays', async () => {
-    const histories = await batchHistories(sluice.temporal, report.workflowId, report.chunks);
+    const histories = await batchHistories(t.sluice.temporal, report.workflowId, report.chunks);
     expect(histories.length).toBeGreaterThan(report.chunks);
     for (const { workflowId, history } of histories) {
       const largest = largestPayload(history);
@@ -313,22 +292,22 @@ describe('a 10,000-record manifest with planted defects', () => {
 
 describe('a batch with nothing to review', () => {
   it('completes, and the workflow result is the report', async () => {
-    const file = path.join(dir, 'clean.csv');
+    const file = path.join(t.dir, 'clean.csv');
     const expected = await generateInventoryManifest(file, { records: 1_200, seed: 7 });
-    const submitted = await sluice.submitBatch({ file, profile: 'inventory', config: testConfig() });
+    const submitted = await t.sluice.submitBatch({ file, profile: 'inventory', config: testConfig() });
     expect(submitted.started).toBe(true);
     const report = await submitted.settled();
     expect(await submitted.result()).toEqual(report);
     expect(report).toMatchObject({ status: 'completed', records: 1_200, committed: expected.committed, chunks: 3 });
     expect(report.finishedAt).not.toBeNull();
-    await checkInvariants(db, submitted.batchId, 1_200);
+    await checkInvariants(t.db, submitted.batchId, 1_200);
     await expectAuditConsistent(submitted.batchId);
   });
 });
 
 describe('an input that cannot be read', () => {
   it('fails the batch with an error naming the file and line, and submit --wait exits 1', async () => {
-    const file = path.join(dir, 'broken.csv');
+    const file = path.join(t.dir, 'broken.csv');
     await writeFile(
       file,
       'asset_id,grant_code,category,quantity,location,acquisition_date\n' +

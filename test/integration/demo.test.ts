@@ -1,17 +1,11 @@
 /** `sluice demo` against the test stack: both sample batches reach their expected counts, one waits for review. */
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { DEMO_SAMPLES } from '../../src/cli/commands/demo.ts';
 import type { BatchReport } from '../../src/shared/contracts.ts';
-import { expectAuditConsistent, runCli, startTestWorker } from '../helpers/sluice-env.ts';
+import { expectAuditConsistent, runCli, useSluiceTest } from '../helpers/sluice-env.ts';
 
-let worker: Awaited<ReturnType<typeof startTestWorker>>;
-beforeAll(async () => {
-  worker = await startTestWorker();
-});
-afterAll(async () => {
-  await worker?.shutdown();
-});
+useSluiceTest('demo');
 
 it('processes the bundled samples, prints their reports, and leaves one batch waiting for review', async () => {
   const res = await runCli(['demo', '--json', '--no-keep']);

@@ -4,52 +4,26 @@
  * pending records rejected as `review_timeout`.
  */
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type pg from 'pg';
-import type { SluiceClient } from '../../src/client/sluice-client.ts';
+import { expect, it } from 'vitest';
 import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
 import { batchHistories, largestPayload } from '../helpers/history.ts';
-import {
-  checkInvariants,
-  expectAuditConsistent,
-  connectClient,
-  connectDb,
-  startTestWorker,
-  testConfig,
-  workDir,
-} from '../helpers/sluice-env.ts';
+import { checkInvariants, expectAuditConsistent, testConfig, useSluiceTest } from '../helpers/sluice-env.ts';
 
-let sluice: SluiceClient;
-let db: pg.Pool;
-let worker: Awaited<ReturnType<typeof startTestWorker>>;
-let dir: string;
-
-beforeAll(async () => {
-  worker = await startTestWorker();
-  sluice = await connectClient();
-  db = connectDb();
-  dir = await workDir('long');
-});
-
-afterAll(async () => {
-  await worker?.shutdown();
-  await sluice?.close();
-  await db?.end();
-});
+const t = useSluiceTest('long');
 
 it('a batch of 150 chunks continues as new several times and loses nothing', async () => {
-  const file = path.join(dir, 'many-chunks.csv');
+  const file = path.join(t.dir, 'many-chunks.csv');
   const expected = await generateInventoryManifest(file, {
     records: 15_000,
     seed: 99,
     defects: { invalid_date: 0.01, duplicate: 0.03 },
   });
-  const submitted = await sluice.submitBatch({
+  const submitted = await t.sluice.submitBatch({
     file,
     profile: 'inventory',
     config: testConfig({ max_chunk_size: 100, max_concurrent_chunks: 8 }),
   });
-  const report = await sluice.settled(submitted.batchId);
+  const report = await t.sluice.settled(submitted.batchId);
   expect(report).toMatchObject({
     status: 'awaiting_review',
     chunks: 150,
@@ -58,38 +32,38 @@ it('a batch of 150 chunks continues as new several times and loses nothing', asy
     duplicates: expected.duplicates,
     quarantined: expected.quarantined,
   });
-  await checkInvariants(db, submitted.batchId, expected.records);
+  await checkInvariants(t.db, submitted.batchId, expected.records);
   await expectAuditConsistent(submitted.batchId);
 
-  const runs = await sluice.temporal.workflow.count(`WorkflowId = "${submitted.workflowId}"`);
+  const runs = await t.sluice.temporal.workflow.count(`WorkflowId = "${submitted.workflowId}"`);
   expect(runs.count).toBeGreaterThanOrEqual(3);
-  for (const { workflowId, history } of await batchHistories(sluice.temporal, submitted.workflowId, 0)) {
+  for (const { workflowId, history } of await batchHistories(t.sluice.temporal, submitted.workflowId, 0)) {
     expect(largestPayload(history).bytes, workflowId).toBeLessThanOrEqual(8 * 1024);
   }
 });
 
 it('held records still pending at the review deadline are rejected as review_timeout', async () => {
-  const file = path.join(dir, 'deadline.csv');
+  const file = path.join(t.dir, 'deadline.csv');
   const expected = await generateInventoryManifest(file, {
     records: 800,
     seed: 5,
     defects: { quantity_outlier: 0.02, invalid_grant_code: 0.02 },
   });
-  const submitted = await sluice.submitBatch({
+  const submitted = await t.sluice.submitBatch({
     file,
     profile: 'inventory',
     config: testConfig({ review_deadline_seconds: 3 }),
   });
-  const settled = await sluice.settled(submitted.batchId);
+  const settled = await t.sluice.settled(submitted.batchId);
   expect(settled.status).toBe('awaiting_review');
-  const final = await sluice.temporal.workflow.getHandle(submitted.workflowId).result();
+  const final = await t.sluice.temporal.workflow.getHandle(submitted.workflowId).result();
   expect(final).toMatchObject({
     status: 'completed',
     committed: expected.committed,
     rejected: expected.quarantined,
     pendingReview: 0,
   });
-  const timedOut = await db.query(
+  const timedOut = await t.db.query(
     `SELECT count(*)::int AS n FROM record_disposition WHERE batch_id = $1 AND status = 'rejected' AND reason_code = 'review_timeout'`,
     [submitted.batchId],
   );

@@ -8,21 +8,13 @@
  */
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { SluiceClient } from '../../src/client/sluice-client.ts';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
 import type { Screenshots, TestBrowser } from '../helpers/browser.ts';
 import { launchBrowser, screenshots } from '../helpers/browser.ts';
-import {
-  checkInvariants,
-  connectClient,
-  connectDb,
-  expectAuditConsistent,
-  startTestWorker,
-  testConfig,
-  workDir,
-} from '../helpers/sluice-env.ts';
+import { checkInvariants, expectAuditConsistent, testConfig, useSluiceTest } from '../helpers/sluice-env.ts';
+
+const t = useSluiceTest('review-ui');
 
 /** What the reviewer types into the signal dialog: approve every record held as a quantity outlier. */
 const DECISION = {
@@ -37,27 +29,13 @@ const SEARCH = 'SluicePendingReview > 0';
 let uiUrl: string;
 let browser: TestBrowser;
 let shots: Screenshots;
-let worker: Awaited<ReturnType<typeof startTestWorker>>;
-let sluice: SluiceClient;
-let db: pg.Pool;
-let dir: string;
 /** Until the test reaches its end: keeps the screenshots of a failed run for whoever investigates. */
 let failed = true;
-
-beforeAll(async () => {
-  worker = await startTestWorker();
-  sluice = await connectClient();
-  db = connectDb();
-  dir = await workDir('review-ui');
-});
 
 afterAll(async () => {
   await browser?.close();
   if (failed && shots) console.log(`[review-ui] screenshots of the failed run kept in ${shots.dir}`);
   await shots?.cleanup(failed);
-  await worker?.shutdown();
-  await sluice?.close();
-  await db?.end();
 });
 
 /** Runs one step of the walkthrough; on failure, keeps a screenshot of the page and names it in the error. */
@@ -132,7 +110,7 @@ describe('reviewing a batch in the Temporal Web UI', () => {
     if (!ui) throw new Error('the integration setup started the Temporal dev server without its Web UI');
     uiUrl = ui;
 
-    const file = path.join(dir, 'outliers.csv');
+    const file = path.join(t.dir, 'outliers.csv');
     const expected = await generateInventoryManifest(file, {
       records: 2000,
       seed: 31,
@@ -143,7 +121,7 @@ describe('reviewing a batch in the Temporal Web UI', () => {
     expect(outliers).toBeGreaterThan(0);
     expect(expected.byReason).toEqual({ quantity_outlier: outliers });
 
-    const handle = await sluice.submitBatch({ file, profile: 'inventory', config: testConfig() });
+    const handle = await t.sluice.submitBatch({ file, profile: 'inventory', config: testConfig() });
     const settled = await handle.settled();
     expect(settled).toMatchObject({
       status: 'awaiting_review',
@@ -221,10 +199,10 @@ describe('reviewing a batch in the Temporal Web UI', () => {
     await waitFor(
       'the batch to complete after the signal sent from the UI',
       async () => {
-        const report = await sluice.getBatchStatus(batchId);
+        const report = await t.sluice.getBatchStatus(batchId);
         if (report.status === 'completed') return true;
         if (report.status === 'failed') throw new Error(`batch ${batchId} failed: ${JSON.stringify(report)}`);
-        const progress = await sluice.progress(batchId).catch(() => null);
+        const progress = await t.sluice.progress(batchId).catch(() => null);
         const refused = progress?.rejectedDecisions.find((d) => d.decisionId === DECISION.decisionId);
         if (refused) throw new Error(`the workflow refused the decision sent from the UI: ${refused.error}`);
         return undefined;
@@ -240,16 +218,16 @@ describe('reviewing a batch in the Temporal Web UI', () => {
       rejected: 0,
       pendingReview: 0,
     });
-    await checkInvariants(db, batchId, expected.records);
+    await checkInvariants(t.db, batchId, expected.records);
     // The decision applied is the one typed in the UI, and every outlier was approved by it.
-    const decisions = await db.query(
+    const decisions = await t.db.query(
       'SELECT decision_id, action, reviewer, note FROM review_decision WHERE batch_id = $1',
       [batchId],
     );
     expect(decisions.rows).toEqual([
       { decision_id: DECISION.decisionId, action: 'approve', reviewer: DECISION.reviewer, note: DECISION.note },
     ]);
-    const approved = await db.query(
+    const approved = await t.db.query(
       `SELECT count(*)::int AS n FROM record_disposition WHERE batch_id = $1 AND status = 'approved'`,
       [batchId],
     );

@@ -3,41 +3,29 @@
  * reaches exactly the generator's counts and every record has exactly one disposition.
  */
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type pg from 'pg';
+import { afterAll, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import type { SluiceClient } from '../../src/client/sluice-client.ts';
 import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
 import {
   checkInvariants,
   expectAuditConsistent,
-  connectClient,
-  connectDb,
   spawnWorkerProcess,
   testConfig,
-  workDir,
+  useSluiceTest,
 } from '../helpers/sluice-env.ts';
 
-let sluice: SluiceClient;
-let db: pg.Pool;
-const workers: ChildProcess[] = [];
+const t = useSluiceTest('crash', { worker: false });
 
-beforeAll(async () => {
-  sluice = await connectClient();
-  db = connectDb();
-});
+const workers: ChildProcess[] = [];
 
 afterAll(async () => {
   for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
-  await sluice?.close();
-  await db?.end();
 });
 
 const exited = (child: ChildProcess) => new Promise((resolve) => child.once('exit', resolve));
 
 it('a worker SIGKILLed mid-batch and restarted loses and duplicates nothing', async () => {
-  const dir = await workDir('crash');
-  const file = path.join(dir, 'manifest-60k.csv');
+  const file = path.join(t.dir, 'manifest-60k.csv');
   const expected = await generateInventoryManifest(file, {
     records: 60_000,
     seed: 1234,
@@ -45,7 +33,7 @@ it('a worker SIGKILLed mid-batch and restarted loses and duplicates nothing', as
   });
   const first = spawnWorkerProcess();
   workers.push(first);
-  const submitted = await sluice.submitBatch({
+  const submitted = await t.sluice.submitBatch({
     file,
     profile: 'inventory',
     config: testConfig({ max_chunk_size: 1000, max_concurrent_chunks: 4, timeout_seconds: 10 }),
@@ -55,7 +43,7 @@ it('a worker SIGKILLed mid-batch and restarted loses and duplicates nothing', as
   const killedAt = await new Promise<number>((resolve, reject) => {
     const timer = setInterval(async () => {
       try {
-        const p = await sluice.progress(submitted.batchId);
+        const p = await t.sluice.progress(submitted.batchId);
         if (p.chunksDone >= 5) {
           clearInterval(timer);
           first.kill('SIGKILL');
@@ -71,13 +59,13 @@ it('a worker SIGKILLed mid-batch and restarted loses and duplicates nothing', as
     }, 90_000);
   });
   await exited(first);
-  const atKill = await sluice.progress(submitted.batchId).catch(() => null);
+  const atKill = await t.sluice.progress(submitted.batchId).catch(() => null);
   expect(killedAt).toBeLessThan(60);
   expect(atKill === null || atKill.chunksDone < atKill.chunks).toBe(true);
 
   const second = spawnWorkerProcess();
   workers.push(second);
-  const report = await sluice.settled(submitted.batchId);
+  const report = await t.sluice.settled(submitted.batchId);
   expect(report).toMatchObject({
     status: 'awaiting_review',
     records: expected.records,
@@ -85,7 +73,7 @@ it('a worker SIGKILLed mid-batch and restarted loses and duplicates nothing', as
     duplicates: expected.duplicates,
     quarantined: expected.quarantined,
   });
-  await checkInvariants(db, submitted.batchId, expected.records);
+  await checkInvariants(t.db, submitted.batchId, expected.records);
   await expectAuditConsistent(submitted.batchId);
   second.kill('SIGTERM');
   await exited(second);
