@@ -7,7 +7,13 @@
  *   const final = await batch.result();       // returns once the batch has closed, after its review
  */
 import { basename } from 'node:path';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { resolveBatchConfig } from '../config/batch-config.ts';
 import type { SluiceEnv } from '../config/env.ts';
@@ -257,7 +263,13 @@ export class SluiceClient {
     const check = checkReviewDecision(decision);
     if (!check.ok) throw new Error(`invalid decision: ${check.error}`);
     const handle = this.temporal.workflow.getHandle(batchWorkflowId(batchId));
-    return handle.executeUpdate(reviewUpdate, { args: [check.decision] });
+    try {
+      return await handle.executeUpdate(reviewUpdate, { args: [check.decision] });
+    } catch (err) {
+      // The workflow's reason (validator or handler) is the cause; "Workflow Update failed" alone says nothing.
+      if (err instanceof WorkflowUpdateFailedError) throw new Error(`decision refused: ${deepestMessage(err)}`);
+      throw err;
+    }
   }
 
   private async describe(workflowId: string): Promise<WorkflowExecutionDescription | null> {

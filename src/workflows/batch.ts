@@ -83,6 +83,8 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
   const outcomes: Record<string, ReviewOutcome> = {};
   let inFlight = 0;
   let summary: ReviewSnapshot = { groups: [], records: [] };
+  /** Set once nothing is pending any more: a decision still waiting then is answered "not applied". */
+  let reviewClosed = false;
 
   // Handlers first, so buffered signals are applied before anything else (and reach continue-as-new).
   const refuse = (payload: unknown, error: string): void => {
@@ -112,11 +114,17 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
         return;
       }
       refuse(payload, check.error);
-      await recordRejectedDecision({ batchId: input.batchId, payload, error: check.error });
+      // The signal is in history already; the activity gets at most 2 KB of it, to keep its input small.
+      const text = JSON.stringify(payload) ?? String(payload);
+      await recordRejectedDecision({
+        batchId: input.batchId,
+        payload: text.length > 2048 ? `${text.slice(0, 2048)}…` : text,
+        error: check.error,
+      });
     },
     {
       description:
-        'Approve, amend or reject held records. JSON: {decisionId, records|reasonCode|all, action, patch?, reviewer, note?}',
+        'Approve, amend or reject held records. JSON: {decisionId, records|reasonCode|errorSignature|all, action, patch?, reviewer, note?}',
     },
   );
   setHandler(
@@ -128,6 +136,7 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
       accept(check.decision);
       await condition(
         () =>
+          reviewClosed ||
           outcomes[decisionId] !== undefined ||
           (seenDecisionIds.includes(decisionId) && !queued.some((d) => d.decisionId === decisionId)),
       );
@@ -148,6 +157,11 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
       validator: (payload: unknown) => {
         const check = checkReviewDecision(payload);
         if (!check.ok) throw new Error(check.error);
+        // An update waits for its outcome, which exists only once the batch awaits review; earlier, a waiting update
+        // would also hold up continue-as-new. Signals may arrive at any time and are applied when review starts.
+        if (status !== 'awaiting_review' || reviewClosed) {
+          throw new Error(`batch ${input.batchId} is ${status}, not awaiting review: nothing to decide now`);
+        }
       },
       description: 'Same decision as the review signal; answers with the outcome.',
     },
@@ -285,7 +299,9 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
       }
       const decision = queued.shift();
       if (!decision) {
-        await drainAndContinue('review');
+        // Continue as new once no handler is busy; a decision arriving meanwhile is applied first.
+        await condition(() => queued.length > 0 || allHandlersFinished());
+        if (queued.length === 0) await drainAndContinue('review');
         continue;
       }
       const outcome = await applyReviewDecision({ batchId: input.batchId, profile: input.profile, decision });
@@ -299,7 +315,10 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
     }
   }
 
-  // 4. Report.
+  // 4. Report. Decisions still queued have nothing left to act on.
+  reviewClosed = true;
+  if (queued.length > 0) log.info('decisions arrived after the review ended', { decisions: queued.length });
+  queued.length = 0;
   const final = await finishBatch({ batchId: input.batchId, status: 'completed' });
   counts = final.counts;
   setStatus('completed');

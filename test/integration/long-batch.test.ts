@@ -5,7 +5,9 @@
  */
 import path from 'node:path';
 import { expect, it } from 'vitest';
+import { WorkflowUpdateStage } from '@temporalio/client';
 import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
+import { reviewUpdate } from '../../src/workflows/messages.ts';
 import { batchHistories, largestPayload } from '../helpers/history.ts';
 import { checkInvariants, expectAuditConsistent, testConfig, useSluiceTest } from '../helpers/sluice-env.ts';
 
@@ -69,4 +71,40 @@ it('held records still pending at the review deadline are rejected as review_tim
   );
   expect(timedOut.rows[0].n).toBe(expected.quarantined);
   await expectAuditConsistent(submitted.batchId);
+});
+
+it('an update before review starts is refused; an update left queued when the review empties is answered', async () => {
+  const file = path.join(t.dir, 'updates.csv');
+  const expected = await generateInventoryManifest(file, {
+    records: 6000,
+    seed: 8,
+    defects: { quantity_outlier: 0.01, invalid_date: 0.01 },
+  });
+  const batch = await t.sluice.submitBatch({ file, profile: 'inventory', config: testConfig({ max_chunk_size: 200 }) });
+  await expect(
+    t.sluice.decide(batch.batchId, { decisionId: 'too-early', all: true, action: 'reject', reviewer: 'eve' }),
+  ).rejects.toThrow(/not awaiting review/);
+  expect((await batch.settled()).status).toBe('awaiting_review');
+
+  // The rejection is accepted first and leaves nothing pending, so the approval queued behind it finds nothing
+  // to act on; either way both updates are answered and the batch completes.
+  const handle = t.sluice.temporal.workflow.getHandle(batch.workflowId);
+  const rejectAll = await handle.startUpdate(reviewUpdate, {
+    args: [{ decisionId: 'reject-all', all: true, action: 'reject', reviewer: 'eve' }],
+    waitForStage: WorkflowUpdateStage.ACCEPTED,
+  });
+  const late = await t.sluice.decide(batch.batchId, {
+    decisionId: 'late',
+    reasonCode: 'quantity_outlier',
+    action: 'approve',
+    reviewer: 'eve',
+  });
+  const rejected = await rejectAll.result();
+  expect(rejected.applied).toBe(true);
+  if (!late.applied) expect(late.approved).toBe(0);
+  const final = await batch.result();
+  expect(final).toMatchObject({ status: 'completed', pendingReview: 0, approved: late.approved });
+  expect(final.committed).toBe(expected.committed + late.approved);
+  expect(final.rejected + final.approved).toBe(expected.quarantined);
+  await expectAuditConsistent(batch.batchId);
 });
