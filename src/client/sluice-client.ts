@@ -57,7 +57,7 @@ export interface SubmittedBatch {
 /** A submitted batch and the ways to wait for it. */
 export interface BatchHandle extends SubmittedBatch {
   /** The report once nothing is in flight (completed, failed, or awaiting review). */
-  settled(onProgress?: (p: BatchProgress) => void): Promise<BatchReport>;
+  settled(onProgress?: (p: BatchProgress) => void, onStall?: (message: string) => void): Promise<BatchReport>;
   /** The final report, once the batch workflow has closed (after any review). */
   result(): Promise<BatchReport>;
   /** The report now: live while running. */
@@ -111,7 +111,7 @@ export class SluiceClient {
   handle(batch: SubmittedBatch): BatchHandle {
     return {
       ...batch,
-      settled: (onProgress) => this.settled(batch.batchId, onProgress),
+      settled: (onProgress, onStall) => this.settled(batch.batchId, onProgress, onStall),
       result: async () => {
         await this.temporal.workflow
           .getHandle(batch.workflowId)
@@ -194,7 +194,12 @@ export class SluiceClient {
     };
     if (desc.status.name === 'COMPLETED') return handle.result();
     if (desc.status.name === 'RUNNING') {
-      const p = await handle.query(progressQuery);
+      const p = await this.queryProgress(batchId).catch((err: Error) => {
+        throw new Error(
+          `batch ${batchId} is running, but no worker answered its progress query (${err.message}): ` +
+            'is a worker running (`sluice worker`, or `sluice dev`)?',
+        );
+      });
       return {
         ...base,
         ...p.counts,
@@ -215,24 +220,42 @@ export class SluiceClient {
 
   /** Live progress of a running batch. */
   async progress(batchId: string): Promise<BatchProgress> {
-    return this.temporal.workflow.getHandle(batchWorkflowId(batchId)).query(progressQuery);
+    return this.queryProgress(batchId);
+  }
+
+  /** Queries need a worker; without one the call would wait, so it gets a deadline. */
+  private queryProgress(batchId: string, timeoutMs = 10_000): Promise<BatchProgress> {
+    return this.connection.withDeadline(Date.now() + timeoutMs, () =>
+      this.temporal.workflow.getHandle(batchWorkflowId(batchId)).query(progressQuery),
+    );
   }
 
   /**
    * Waits until nothing of the batch is in flight: it completed, failed, or waits for review. Calls `onProgress`
    * about twice a second while it waits.
    */
-  async settled(batchId: string, onProgress?: (p: BatchProgress) => void): Promise<BatchReport> {
+  async settled(
+    batchId: string,
+    onProgress?: (p: BatchProgress) => void,
+    onStall?: (message: string) => void,
+  ): Promise<BatchReport> {
     const handle = this.temporal.workflow.getHandle(batchWorkflowId(batchId));
+    let stalledSince: number | null = null;
     for (;;) {
       const desc = await handle.describe();
       if (desc.status.name !== 'RUNNING') break;
       try {
-        const p = await handle.query(progressQuery);
+        const p = await this.queryProgress(batchId, 5_000);
+        stalledSince = null;
         onProgress?.(p);
         if (SETTLED.includes(p.status)) break;
       } catch {
-        // No worker has picked the batch up yet (queries need one); keep waiting.
+        // No worker has picked the batch up yet (queries need one); keep waiting, and say so once.
+        stalledSince ??= Date.now();
+        if (Date.now() - stalledSince > 15_000) {
+          onStall?.(`no worker is answering for batch ${batchId}; start one with \`sluice worker\` or \`sluice dev\``);
+          stalledSince = Number.POSITIVE_INFINITY;
+        }
       }
       await new Promise((r) => setTimeout(r, 500));
     }

@@ -8,6 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
 import {
   checkInvariants,
+  runCli,
   expectAuditConsistent,
   spawnWorkerProcess,
   testConfig,
@@ -77,4 +78,22 @@ it('a worker SIGKILLed mid-batch and restarted loses and duplicates nothing', as
   await expectAuditConsistent(submitted.batchId);
   second.kill('SIGTERM');
   await exited(second);
+});
+
+it('with no worker running, status says so instead of hanging, and the batch runs once a worker starts', async () => {
+  const file = path.join(t.dir, 'no-worker.csv');
+  const expected = await generateInventoryManifest(file, { records: 500, seed: 3 });
+  const batch = await t.sluice.submitBatch({ file, profile: 'inventory', config: testConfig() });
+  const started = Date.now();
+  const status = await runCli(['status', batch.batchId]);
+  expect(status.code).toBe(1);
+  expect(status.stderr).toMatch(/no worker answered its progress query.*sluice worker/);
+  expect(Date.now() - started).toBeLessThan(30_000);
+
+  const worker = spawnWorkerProcess();
+  workers.push(worker);
+  const report = await batch.settled();
+  expect(report).toMatchObject({ status: 'completed', records: 500, committed: expected.committed });
+  worker.kill('SIGTERM');
+  await exited(worker);
 });

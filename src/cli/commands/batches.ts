@@ -48,7 +48,7 @@ export function registerBatchCommands(program: Command): void {
             continue;
           }
           const bar = opts.json ? null : progressBar(submitted.batchId);
-          const report = await submitted.settled((p) => bar?.update(p)).finally(() => bar?.stop());
+          const report = await submitted.settled((p) => bar?.update(p), log).finally(() => bar?.stop());
           if (exitCodeOf(report) !== EXIT.ok) code = exitCodeOf(report);
           results.push(report);
           if (!opts.json) printReport(report);
