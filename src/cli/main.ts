@@ -2,7 +2,7 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { ConfigError } from '../config/batch-config.ts';
 import { registerAuditCommand } from './commands/audit.ts';
-import { registerBatchCommands } from './commands/batches.ts';
+import { registerBatchCommands, registerOperatorCommands } from './commands/batches.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerGenerateCommand } from './commands/generate.ts';
 import { registerReviewCommands } from './commands/review.ts';
@@ -22,6 +22,7 @@ const program = new Command('sluice')
 
 registerStackCommands(program);
 registerBatchCommands(program);
+registerOperatorCommands(program);
 registerReviewCommands(program);
 registerAuditCommand(program);
 registerDemoCommand(program);

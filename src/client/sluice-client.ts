@@ -34,7 +34,7 @@ import { createLocalBlobStore } from '../store/blobs.ts';
 import type { BlobStore } from '../store/blobs.ts';
 import type { batchWorkflow } from '../workflows/batch.ts';
 import type { PendingReviewView } from '../workflows/messages.ts';
-import { pendingReviewQuery, progressQuery, reviewUpdate } from '../workflows/messages.ts';
+import { pauseSignal, pendingReviewQuery, progressQuery, resumeSignal, reviewUpdate } from '../workflows/messages.ts';
 
 export interface SubmitOptions {
   /** Path of the input file. */
@@ -279,6 +279,15 @@ export class SluiceClient {
 
   async pendingReview(batchId: string): Promise<PendingReviewView> {
     return this.temporal.workflow.getHandle(batchWorkflowId(batchId)).query(pendingReviewQuery);
+  }
+
+  /** Stops dispatching new chunks of a batch (in-flight chunks finish); `resume` starts again. */
+  async pause(batchId: string, opts: { operator?: string; reason?: string } = {}): Promise<void> {
+    await this.temporal.workflow.getHandle(batchWorkflowId(batchId)).signal(pauseSignal, opts);
+  }
+
+  async resume(batchId: string, opts: { operator?: string } = {}): Promise<void> {
+    await this.temporal.workflow.getHandle(batchWorkflowId(batchId)).signal(resumeSignal, opts);
   }
 
   /** Sends a decision through the `review` update and returns its outcome once applied. */

@@ -80,7 +80,7 @@ export const addCounts = (a: RecordCounts, b: RecordCounts): RecordCounts => ({
   pendingReview: a.pendingReview + b.pendingReview,
 });
 
-export type BatchStatus = 'planning' | 'running' | 'awaiting_review' | 'completed' | 'failed';
+export type BatchStatus = 'planning' | 'running' | 'paused' | 'awaiting_review' | 'completed' | 'failed';
 
 /** The batch report: the `--json` result of `submit --wait` and `status`. */
 export interface BatchReport extends RecordCounts {

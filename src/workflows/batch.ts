@@ -38,7 +38,14 @@ import { chunkWorkflowId } from '../shared/task-queues.ts';
 import { activityOptions } from './activity-options.ts';
 import { chunkWorkflow } from './chunk.ts';
 import type { PendingReviewView } from './messages.ts';
-import { pendingReviewQuery, progressQuery, reviewSignal, reviewUpdate } from './messages.ts';
+import {
+  pauseSignal,
+  pendingReviewQuery,
+  progressQuery,
+  resumeSignal,
+  reviewSignal,
+  reviewUpdate,
+} from './messages.ts';
 import type { ReviewSnapshot } from './review-details.ts';
 import { exampleDecision, reviewDetailsMarkdown } from './review-details.ts';
 
@@ -55,6 +62,8 @@ export interface BatchCarry {
   seenDecisionIds: string[];
   queued: ReviewDecision[];
   rejectedDecisions: RejectedDecision[];
+  /** Added after the first release of this workflow: absent in older runs' continue-as-new input. */
+  paused?: boolean;
 }
 
 const MAX_REMEMBERED_DECISIONS = 500;
@@ -70,7 +79,13 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
     activityOptions(config.stages.review),
   );
 
-  let status: BatchStatus = carry ? (carry.phase === 'review' ? 'awaiting_review' : 'running') : 'planning';
+  let status: BatchStatus = !carry
+    ? 'planning'
+    : carry.phase === 'review'
+      ? 'awaiting_review'
+      : carry.paused
+        ? 'paused'
+        : 'running';
   let plan: PlanResult = carry?.plan ?? { chunks: 0, records: 0 };
   let nextChunk = carry?.nextChunk ?? 0;
   let chunksDone = carry?.chunksDone ?? 0;
@@ -85,6 +100,7 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
   let summary: ReviewSnapshot = { groups: [], records: [] };
   /** Set once nothing is pending any more: a decision still waiting then is answered "not applied". */
   let reviewClosed = false;
+  let paused = carry?.paused ?? false;
 
   // Handlers first, so buffered signals are applied before anything else (and reach continue-as-new).
   const refuse = (payload: unknown, error: string): void => {
@@ -167,6 +183,24 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
     },
   );
   setHandler(
+    pauseSignal,
+    (req) => {
+      paused = true;
+      log.info('batch paused', { operator: req?.operator ?? null, reason: req?.reason ?? null });
+      if (status === 'running') setStatus('paused');
+    },
+    { description: 'Stop dispatching new chunks; in-flight chunks finish. JSON: {operator?, reason?}' },
+  );
+  setHandler(
+    resumeSignal,
+    (req) => {
+      paused = false;
+      log.info('batch resumed', { operator: req?.operator ?? null });
+      if (status === 'paused') setStatus('running');
+    },
+    { description: 'Dispatch chunks again after a pause. JSON: {operator?}' },
+  );
+  setHandler(
     progressQuery,
     (): BatchProgress => ({
       status,
@@ -221,6 +255,7 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
       seenDecisionIds: seenDecisionIds.slice(-MAX_REMEMBERED_DECISIONS),
       queued,
       rejectedDecisions,
+      paused,
     });
   };
 
@@ -236,7 +271,7 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
         'PlanFailed',
       );
     }
-    setStatus('running');
+    setStatus(paused ? 'paused' : 'running');
   }
 
   // 2. Chunks, at most max_concurrent_chunks in flight.
@@ -262,7 +297,7 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
       }
     };
     while (nextChunk < plan.chunks) {
-      await condition(() => inFlight < config.max_concurrent_chunks);
+      await condition(() => !paused && inFlight < config.max_concurrent_chunks);
       if (workflowInfo().continueAsNewSuggested) await drainAndContinue('chunks');
       inFlight += 1;
       void runChunk(nextChunk);

@@ -23,4 +23,7 @@ export const reviewSignal = defineSignal<[unknown]>('review');
 /** The same decision for programmatic callers: a malformed payload is refused by the validator before it is accepted. */
 export const reviewUpdate = defineUpdate<ReviewOutcome, [unknown]>('review');
 export const progressQuery = defineQuery<BatchProgress>('progress');
+/** Operator controls: stop dispatching new chunks (in-flight ones finish), and start again. */
+export const pauseSignal = defineSignal<[{ operator?: string; reason?: string }?]>('pause');
+export const resumeSignal = defineSignal<[{ operator?: string }?]>('resume');
 export const pendingReviewQuery = defineQuery<PendingReviewView>('pendingReview');

@@ -9,7 +9,9 @@ import { WorkflowUpdateStage } from '@temporalio/client';
 import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
 import { reviewUpdate } from '../../src/workflows/messages.ts';
 import { batchHistories, largestPayload } from '../helpers/history.ts';
-import { checkInvariants, expectAuditConsistent, testConfig, useSluiceTest } from '../helpers/sluice-env.ts';
+import type { BatchProgress } from '../../src/shared/contracts.ts';
+import { SluiceStatus } from '../../src/shared/search-attributes.ts';
+import { checkInvariants, expectAuditConsistent, runCli, testConfig, useSluiceTest } from '../helpers/sluice-env.ts';
 
 const t = useSluiceTest('long');
 
@@ -106,5 +108,38 @@ it('an update before review starts is refused; an update left queued when the re
   expect(final).toMatchObject({ status: 'completed', pendingReview: 0, approved: late.approved });
   expect(final.committed).toBe(expected.committed + late.approved);
   expect(final.rejected + final.approved).toBe(expected.quarantined);
+  await expectAuditConsistent(batch.batchId);
+});
+
+it('an operator pauses a batch: in-flight chunks finish, no new one starts until it resumes', async () => {
+  const file = path.join(t.dir, 'paused.csv');
+  const expected = await generateInventoryManifest(file, { records: 20_000, seed: 21, defects: { duplicate: 0.01 } });
+  const batch = await t.sluice.submitBatch({ file, profile: 'inventory', config: testConfig({ max_chunk_size: 100 }) });
+  const poll = async (until: (p: BatchProgress) => boolean): Promise<BatchProgress> => {
+    for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+      const p = await t.sluice.progress(batch.batchId).catch(() => null);
+      if (p && until(p)) return p;
+    }
+    throw new Error('timed out waiting for the batch');
+  };
+  await poll((p) => p.chunksDone >= 3);
+  const pause = await runCli(['pause', batch.batchId, '--operator', 'olga', '--reason', 'ledger maintenance']);
+  expect(pause.code, pause.stderr).toBe(0);
+  const atPause = await poll((p) => p.status === 'paused' && p.chunksInFlight === 0);
+  expect(atPause.chunksDone).toBeLessThan(atPause.chunks);
+  await new Promise((r) => setTimeout(r, 3000));
+  const later = await t.sluice.progress(batch.batchId);
+  expect(later).toMatchObject({ status: 'paused', chunksDone: atPause.chunksDone, chunksInFlight: 0 });
+  const desc = await t.sluice.temporal.workflow.getHandle(batch.workflowId).describe();
+  expect(desc.typedSearchAttributes.get(SluiceStatus)).toBe('paused');
+
+  const resume = await runCli(['resume', batch.batchId, '--operator', 'olga']);
+  expect(resume.code, resume.stderr).toBe(0);
+  const report = await batch.settled();
+  expect(report).toMatchObject({
+    records: expected.records,
+    committed: expected.committed,
+    duplicates: expected.duplicates,
+  });
   await expectAuditConsistent(batch.batchId);
 });

@@ -68,6 +68,22 @@ async function runPipeline(file: string, order: 'forward' | 'reverse' = 'forward
 const countsOf = ({ profile: _profile, seed: _seed, ...counts }: ExpectedOutcome): Counts => counts;
 
 describe('generateInventoryManifest', () => {
+  it('gives files of different seeds no asset id, so no idempotency key, in common (the ledger is shared)', async () => {
+    const assetsOf = async (seed: number): Promise<Set<string>> => {
+      const file = join(dir, `keys-${seed}.csv`);
+      await generateInventoryManifest(file, { records: 20_000, seed, defects: { duplicate: 0.02 } });
+      const keys = new Set<string>();
+      // Record lines start with the asset id (quoted categories may span lines; those continuations do not match).
+      for (const m of readFileSync(file, 'utf8').matchAll(/^([A-Z]{2}-[0-9A-Z]+),/gm)) {
+        keys.add(m[1]!);
+      }
+      return keys;
+    };
+    const [a, b] = [await assetsOf(21), await assetsOf(22)];
+    expect(a.size).toBeGreaterThan(19_000);
+    expect([...a].filter((k) => b.has(k))).toEqual([]);
+  });
+
   it('predicts exactly what the pipeline does with every kind of defect, whichever chunk commits first', async () => {
     const file = join(dir, 'defects.csv');
     const expected = await generateInventoryManifest(file, { records: 20_000, seed: 42, defects: everyDefect });

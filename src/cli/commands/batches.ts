@@ -81,3 +81,38 @@ export function registerBatchCommands(program: Command): void {
       }
     });
 }
+
+export function registerOperatorCommands(program: Command): void {
+  program
+    .command('pause')
+    .description('Stop dispatching new chunks of a running batch; chunks in flight finish. Review is not affected.')
+    .argument('<batchId>')
+    .option('--operator <name>', 'who pauses (recorded in the workflow history)')
+    .option('--reason <text>', 'why (recorded in the workflow history)')
+    .action(async (batchId, opts) => {
+      const sluice = await SluiceClient.connect(loadEnv());
+      try {
+        await sluice.getBatchStatus(batchId); // a clear error for an unknown batch
+        await sluice.pause(batchId, { operator: opts.operator, reason: opts.reason });
+        log(`batch ${batchId}: pause sent; in-flight chunks finish, no new ones start until \`sluice resume\``);
+      } finally {
+        await sluice.close();
+      }
+    });
+
+  program
+    .command('resume')
+    .description('Dispatch chunks of a paused batch again.')
+    .argument('<batchId>')
+    .option('--operator <name>', 'who resumes (recorded in the workflow history)')
+    .action(async (batchId, opts) => {
+      const sluice = await SluiceClient.connect(loadEnv());
+      try {
+        await sluice.getBatchStatus(batchId);
+        await sluice.resume(batchId, { operator: opts.operator });
+        log(`batch ${batchId}: resume sent`);
+      } finally {
+        await sluice.close();
+      }
+    });
+}

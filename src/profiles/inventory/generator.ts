@@ -99,6 +99,9 @@ export async function generateInventoryManifest(
   const thresholds = cumulativeRates(defects);
 
   const rnd = mulberry32(seed);
+  // Asset ids carry the seed, so files generated with different seeds never share an idempotency key: the ledger is
+  // global, and a key committed by another file's batch would turn this file's record into a duplicate.
+  const seedTag = `${seed.toString(36).toUpperCase()}X`;
   const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 
@@ -170,7 +173,7 @@ export async function generateInventoryManifest(
       const u = rnd();
       const defect = DEFECTS.find((_, d) => u < thresholds[d]!);
       const duplicateOf = defect === 'duplicate' && pool.length > 0 ? pick(pool) : undefined;
-      const assetId = `${pick(DEPARTMENTS)}-${String(i + 1).padStart(7, '0')}`;
+      const assetId = `${pick(DEPARTMENTS)}-${seedTag}${String(i + 1).padStart(7, '0')}`;
       // A duplicate may spell the grant code in another case: the canonical key is upper-cased.
       const row = duplicateOf
         ? cleanRow(duplicateOf[0], rnd() < 0.5 ? duplicateOf[1] : duplicateOf[1].toUpperCase())
