@@ -13,8 +13,6 @@ export interface ChunkState {
 
 export class ChunkCache {
   private readonly entries = new Map<string, ChunkState>();
-  hits = 0;
-  misses = 0;
 
   constructor(private readonly maxChunks: number) {}
 

@@ -32,11 +32,7 @@ export function createChunkStageActivities({ db, blobs, getProfile }: ActivityDe
   }
 
   async function source(ref: ChunkRef, state: ChunkState): Promise<SourceRecord[]> {
-    if (state.source) {
-      cache.hits += 1;
-      return state.source;
-    }
-    cache.misses += 1;
+    if (state.source) return state.source;
     const chunk = await getChunk(db, ref.batchId, ref.chunkNo);
     if (!chunk) throw new Error(`chunk ${ref.chunkNo} of batch ${ref.batchId} is not planned`);
     const { layout, fileName } = await batchLayout(ref.batchId);
