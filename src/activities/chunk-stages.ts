@@ -3,11 +3,22 @@
  * returns counts; the records pass between stages through the worker's ChunkCache, and a stage that finds the cache
  * empty recomputes the earlier stages from the blob (they are pure functions of the input bytes).
  */
-import type { RecordCounts, StageRef } from '../shared/contracts.ts';
-import type { Classification, InputLayout, SourceRecord, ValidationOutcome } from '../profiles/types.ts';
+import type { BatchConfig, RecordCounts, StageRef } from '../shared/contracts.ts';
+import { profileContext } from '../profiles/context.ts';
+import type {
+  Classification,
+  InputLayout,
+  ProfileContext,
+  SourceRecord,
+  ValidationOutcome,
+} from '../profiles/types.ts';
+import { referenceLookup } from '../store/reference.ts';
 import { getBatch, getChunk } from '../store/batches.ts';
-import type { HeldRecord } from '../store/commit.ts';
-import { commitChunk } from '../store/commit.ts';
+import type { CommitCandidate, HeldRecord } from '../store/commit.ts';
+import { commitChunk, isChunkCommitted, ledgeredKeys } from '../store/commit.ts';
+import type { Db } from '../store/db.ts';
+import { postChunk } from '../targets/http-target.ts';
+import type { HttpTarget } from '../targets/http-target.ts';
 import type { ChunkCache, ChunkState } from './chunk-cache.ts';
 import { withHeartbeat } from './heartbeat.ts';
 import { splitForCommit } from './split-for-commit.ts';
@@ -16,16 +27,74 @@ import { toFailure } from './to-failure.ts';
 
 export type ChunkRef = Omit<StageRef, 'records'>;
 
+interface BatchFacts {
+  layout: InputLayout;
+  fileName: string;
+  config: BatchConfig;
+  context: ProfileContext;
+}
+
+/**
+ * Sends the chunk's records that the ledger does not hold yet to the HTTP target. Records it refuses (a 4xx other
+ * than 409) move from `commit` to `held` as `commit_rejected`, with the status and the API's answer; the rest of
+ * the chunk is then recorded in the ledger as usual.
+ */
+async function sendToHttpTarget(
+  db: Db,
+  target: HttpTarget,
+  ref: ChunkRef,
+  records: SourceRecord[],
+  split: { commit: CommitCandidate[]; held: HeldRecord[] },
+): Promise<{ commit: CommitCandidate[]; held: HeldRecord[] }> {
+  if (split.commit.length === 0) return split;
+  const known = await ledgeredKeys(
+    db,
+    split.commit.map((c) => c.idempotencyKey),
+  );
+  const fresh = split.commit.filter((c) => !known.has(c.idempotencyKey));
+  if (fresh.length === 0) return split;
+  const outcome = await postChunk(target, {
+    batchId: ref.batchId,
+    chunkNo: ref.chunkNo,
+    profile: ref.profile,
+    records: fresh,
+  });
+  if (outcome.kind !== 'rejected') return split;
+  const refused = new Set(fresh.map((c) => c.recordNo));
+  const byNo = new Map(records.map((r) => [r.recordNo, r]));
+  const message = `${target.url} refused the chunk with HTTP ${outcome.status}: ${outcome.body}`;
+  const held = [...split.held];
+  for (const c of fresh) {
+    const source = byNo.get(c.recordNo)!;
+    held.push({
+      recordNo: c.recordNo,
+      reasonCode: 'commit_rejected',
+      issues: [{ path: '', code: 'commit_rejected', message }],
+      source: source.fields,
+      location: source.location,
+      idempotencyKey: c.idempotencyKey,
+      businessKey: c.businessKey,
+    });
+  }
+  return { commit: split.commit.filter((c) => !refused.has(c.recordNo)), held };
+}
+
 export function createChunkStageActivities({ db, blobs, getProfile }: ActivityDeps, cache: ChunkCache) {
-  const layouts = new Map<string, { layout: InputLayout; fileName: string }>();
+  const layouts = new Map<string, BatchFacts>();
+  const lookup = referenceLookup(db);
   const keyOf = (ref: ChunkRef) => `${ref.batchId}/${ref.chunkNo}`;
 
-  async function batchLayout(batchId: string): Promise<{ layout: InputLayout; fileName: string }> {
+  async function batchLayout(batchId: string): Promise<BatchFacts> {
     const known = layouts.get(batchId);
     if (known) return known;
     const batch = await getBatch(db, batchId);
     if (!batch?.layout) throw new Error(`batch ${batchId} is not planned yet`);
-    const entry = { layout: batch.layout, fileName: batch.fileName };
+    const entry = {
+      layout: batch.layout,
+      fileName: batch.fileName,
+      config: batch.config,
+      context: profileContext(batch.config),
+    };
     if (layouts.size > 100) layouts.clear();
     layouts.set(batchId, entry);
     return entry;
@@ -44,14 +113,23 @@ export function createChunkStageActivities({ db, blobs, getProfile }: ActivityDe
   async function validated(ref: ChunkRef, state: ChunkState): Promise<ValidationOutcome<unknown>[]> {
     if (state.validated) return state.validated;
     const profile = getProfile(ref.profile);
-    state.validated = (await source(ref, state)).map((r) => profile.validate(r.fields));
+    const { context } = await batchLayout(ref.batchId);
+    state.validated = (await source(ref, state)).map((r) =>
+      r.parseIssues
+        ? { ok: false, reasonCode: 'parse_error', issues: r.parseIssues }
+        : profile.validate(r.fields, context),
+    );
     return state.validated;
   }
 
   async function classified(ref: ChunkRef, state: ChunkState): Promise<(Classification | null)[]> {
     if (state.classified) return state.classified;
     const profile = getProfile(ref.profile);
-    state.classified = (await validated(ref, state)).map((v) => (v.ok ? profile.classify(v.record) : null));
+    const { context } = await batchLayout(ref.batchId);
+    const outcomes = await validated(ref, state);
+    const valid = outcomes.flatMap((v) => (v.ok ? [v.record] : []));
+    const prepared = profile.prepareClassify ? await profile.prepareClassify(valid, lookup, context) : undefined;
+    state.classified = outcomes.map((v) => (v.ok ? profile.classify(v.record, prepared, context) : null));
     return state.classified;
   }
 
@@ -75,7 +153,7 @@ export function createChunkStageActivities({ db, blobs, getProfile }: ActivityDe
     }),
 
     classifyChunk: stage('classify', async (ref, state) => {
-      const labels = await classified(ref, state);
+      const labels = await withHeartbeat(() => classified(ref, state));
       return { held: labels.filter((c) => c?.hold === true).length };
     }),
 
@@ -84,7 +162,11 @@ export function createChunkStageActivities({ db, blobs, getProfile }: ActivityDe
       const records = await source(ref, state);
       const outcomes = await validated(ref, state);
       const labels = await classified(ref, state);
-      const { commit, held } = splitForCommit(profile, records, outcomes, labels);
+      let { commit, held } = splitForCommit(profile, records, outcomes, labels);
+      const { config } = await batchLayout(ref.batchId);
+      if (config.commit_target?.type === 'http' && !(await isChunkCommitted(db, ref.batchId, ref.chunkNo))) {
+        ({ commit, held } = await sendToHttpTarget(db, config.commit_target, ref, records, { commit, held }));
+      }
       const counts = await withHeartbeat(() =>
         commitChunk(db, { batchId: ref.batchId, profile: ref.profile, chunkNo: ref.chunkNo, commit, held }),
       );

@@ -64,7 +64,7 @@ export function createPlanActivities({ db, blobs, getProfile }: ActivityDeps) {
               maxRecords: batch.config.max_chunk_size,
               maxBytes: Math.floor(batch.config.max_payload_mb * 1024 * 1024),
             };
-            for await (const item of profile.plan(file, batch.fileName, limits)) {
+            for await (const item of profile.plan(file, batch.fileName, limits, batch.config.input ?? {})) {
               if ('layout' in item) {
                 layout = item.layout;
                 continue;

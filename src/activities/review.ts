@@ -3,6 +3,9 @@
  * workflow keeps for its `pendingReview` query.
  */
 import type { RecordCounts, ReviewDecision, ReviewOutcome } from '../shared/contracts.ts';
+import { profileContext } from '../profiles/context.ts';
+import type { SourceFields } from '../profiles/types.ts';
+import { getBatch } from '../store/batches.ts';
 import type { Reassessment } from '../store/review.ts';
 import {
   applyDecision,
@@ -23,8 +26,9 @@ export function createReviewActivities({ db, getProfile }: ActivityDeps) {
       decision: ReviewDecision;
     }): Promise<ReviewOutcome> {
       const profile = getProfile(input.profile);
-      const reassess = (source: Record<string, string>): Reassessment => {
-        const v = profile.validate(source);
+      const context = profileContext((await getBatch(db, input.batchId))?.config);
+      const reassess = (source: SourceFields): Reassessment => {
+        const v = profile.validate(source, context);
         if (!v.ok) return v;
         return {
           ok: true,

@@ -22,6 +22,7 @@ import {
   reviewDecisions,
 } from '../store/audit-trail.ts';
 import type { BatchRow } from '../store/batches.ts';
+import { profileContext } from '../profiles/context.ts';
 import { countDispositions, getBatch, getChunk } from '../store/batches.ts';
 import type { BlobStore } from '../store/blobs.ts';
 import { sha256OfFile } from '../store/blobs.ts';
@@ -195,6 +196,7 @@ export async function auditBatch(
     throw new UnknownBatchError(`batch ${batchId} has not been planned yet: nothing to audit`);
   }
   const profile = getProfile(batch.profile);
+  const context = profileContext(batch.config);
 
   // The workflow side: every run of the batch workflow (continue-as-new makes several).
   const runs: History[] = [];
@@ -281,7 +283,7 @@ export async function auditBatch(
       if (committed && row) {
         const fields =
           decision?.action === 'amend' && decision.patch ? applyPatch(rec.fields, decision.patch) : rec.fields;
-        const v = profile.validate(fields);
+        const v = profile.validate(fields, context);
         if (!v.ok) contentCheck.fail(`record ${rec.recordNo}: the input no longer validates (${v.reasonCode})`);
         else if (profile.idempotencyKey(v.record) !== row.idempotencyKey) {
           contentCheck.fail(

@@ -5,6 +5,7 @@ import { registerAuditCommand } from './commands/audit.ts';
 import { registerBatchCommands, registerOperatorCommands } from './commands/batches.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerGenerateCommand } from './commands/generate.ts';
+import { registerReferenceCommands } from './commands/reference.ts';
 import { registerReviewCommands } from './commands/review.ts';
 import { registerStackCommands } from './commands/stack.ts';
 import { CommandFailed, EXIT, UsageError } from './output.ts';
@@ -27,6 +28,7 @@ registerReviewCommands(program);
 registerAuditCommand(program);
 registerDemoCommand(program);
 registerGenerateCommand(program);
+registerReferenceCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -11,6 +11,9 @@ import type { Profile } from '../profiles/types.ts';
 
 const positiveInt = z.number().int().positive();
 
+/** Input formats sluice reads (src/formats); a profile reads some of them. */
+export const INPUT_FORMATS = ['csv', 'xlsx', 'xml', 'x12', 'json', 'ndjson'] as const;
+
 const RetryPolicySchema = z
   .object({
     max_attempts: positiveInt.optional(),
@@ -40,6 +43,38 @@ export const BatchConfigFileSchema = z
         stages: z.partialRecord(z.enum(STAGES), StageOverrideSchema).optional(),
         /** Seed 000's format routing thresholds; used by profiles that read several formats. */
         routing_rules: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
+        input: z
+          .object({
+            format: z.enum(INPUT_FORMATS).optional(),
+            encoding: z.enum(['utf-8', 'windows-1252']).optional(),
+            delimiter: z
+              .string()
+              .refine((d) => d.length === 1 && d.charCodeAt(0) < 0x80 && !/["\r\n]/.test(d), {
+                message: 'must be one ASCII character other than a quote or line break',
+              })
+              .optional(),
+            sheet: z.string().min(1).optional(),
+          })
+          .strict()
+          .optional(),
+        profile_options: z.record(z.string(), z.unknown()).optional(),
+        commit_target: z
+          .discriminatedUnion('type', [
+            z.object({ type: z.literal('ledger') }).strict(),
+            z
+              .object({
+                type: z.literal('http'),
+                url: z.url({ protocol: /^https?$/ }),
+                timeout_seconds: positiveInt.max(600).default(30),
+                headers: z.record(z.string(), z.string()).optional(),
+              })
+              .strict(),
+          ])
+          .optional(),
+        task_queues: z
+          .object({ classify: z.string().min(1).optional(), commit: z.string().min(1).optional() })
+          .strict()
+          .optional(),
       })
       .strict(),
   })
@@ -64,6 +99,9 @@ const STAGE_DEFAULTS: Partial<Record<Stage, { timeout_seconds?: number; max_atte
   review: { max_attempts: 10 },
 };
 
+/** What configuration needs of a profile. */
+type ProfileDefaults = Pick<Profile, 'defaultConfig'> & Partial<Pick<Profile, 'optionsSchema' | 'id'>>;
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -78,11 +116,7 @@ function describeIssues(error: z.ZodError, source: string): string {
 }
 
 /** Builds the effective configuration. `file` is the parsed YAML (or undefined for none). */
-export function resolveBatchConfig(
-  file: unknown,
-  profile?: Pick<Profile, 'defaultConfig'>,
-  source = 'config',
-): BatchConfig {
+export function resolveBatchConfig(file: unknown, profile?: ProfileDefaults, source = 'config'): BatchConfig {
   const parsed = BatchConfigFileSchema.safeParse(file ?? { batch_config: {} });
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, source));
   const user = parsed.data.batch_config;
@@ -111,7 +145,28 @@ export function resolveBatchConfig(
     }
   }
 
+  const profileOptions = { ...profile?.defaultConfig.profile_options, ...user.profile_options };
+  if (profile?.optionsSchema) {
+    const checked = profile.optionsSchema.safeParse(profileOptions);
+    if (!checked.success) {
+      throw new ConfigError(
+        checked.error.issues
+          .map(
+            (i) =>
+              `${source}: batch_config.profile_options.${i.path.join('.')}: ${i.message} (profile ${profile.id ?? '?'})`,
+          )
+          .join('\n'),
+      );
+    }
+  }
+  const taskQueues = { ...profile?.defaultConfig.task_queues, ...stripUndefined(user.task_queues ?? {}) };
+
   return {
+    ...(user.input ? { input: stripUndefined(user.input) } : {}),
+    ...(Object.keys(profileOptions).length > 0 ? { profile_options: profileOptions } : {}),
+    ...(user.routing_rules ? { routing_rules: user.routing_rules } : {}),
+    ...(user.commit_target ? { commit_target: user.commit_target } : {}),
+    ...(Object.keys(taskQueues).length > 0 ? { task_queues: taskQueues } : {}),
     max_chunk_size: user.max_chunk_size ?? profile?.defaultConfig.max_chunk_size ?? DEFAULTS.max_chunk_size,
     max_payload_mb: user.max_payload_mb ?? profile?.defaultConfig.max_payload_mb ?? DEFAULTS.max_payload_mb,
     max_concurrent_chunks:
@@ -122,10 +177,7 @@ export function resolveBatchConfig(
 }
 
 /** Reads and validates a YAML config file; errors name the file and the key. */
-export async function loadBatchConfigFile(
-  path: string,
-  profile?: Pick<Profile, 'defaultConfig'>,
-): Promise<BatchConfig> {
+export async function loadBatchConfigFile(path: string, profile?: ProfileDefaults): Promise<BatchConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -1,6 +1,6 @@
 /** The profile registry: one line per profile. */
 import { inventoryProfile } from './inventory/index.ts';
-import type { Profile } from './types.ts';
+import type { Profile, ReferenceKind } from './types.ts';
 
 export const profiles: Readonly<Record<string, Profile>> = {
   [inventoryProfile.id]: inventoryProfile,
@@ -13,4 +13,17 @@ export function getProfile(id: string): Profile {
     throw new Error(`unknown profile "${id}"; known profiles: ${Object.keys(profiles).join(', ')}`);
   }
   return profile;
+}
+
+/** Every kind of reference data the profiles can import, with the profile that reads it. Kinds are unique. */
+export function referenceKinds(): Map<string, ReferenceKind & { profile: string }> {
+  const kinds = new Map<string, ReferenceKind & { profile: string }>();
+  for (const profile of Object.values(profiles)) {
+    for (const [kind, def] of Object.entries(profile.references ?? {})) {
+      const clash = kinds.get(kind);
+      if (clash) throw new Error(`reference kind "${kind}" is declared by profiles ${clash.profile} and ${profile.id}`);
+      kinds.set(kind, { ...def, profile: profile.id });
+    }
+  }
+  return kinds;
 }

@@ -33,7 +33,23 @@ export interface BatchConfig {
   review_deadline_seconds: number;
   /** One policy per stage, each with its own timeout and retries. */
   stages: Record<Stage, StagePolicy>;
+  /** How to read the input (format, encoding, delimiter, sheet); detected from the file when absent. */
+  input?: { format?: string; encoding?: 'utf-8' | 'windows-1252'; delimiter?: string; sheet?: string };
+  /** Profile-specific settings (tolerances, locale), checked by the profile's schema at submit time. */
+  profile_options?: Record<string, unknown>;
+  /** Seed 000's format routing thresholds. */
+  routing_rules?: Record<string, number | boolean>;
+  /** Where committed records go: sluice's ledger (default), or also an HTTP API that receives each chunk. */
+  commit_target?: CommitTarget;
+  /**
+   * Task queues of the heavy stages: `classify` set means classification runs as a regular activity there (the
+   * compute-heavy path) instead of a local activity; `commit` routes commits to a queue whose workers rate-limit.
+   */
+  task_queues?: { classify?: string; commit?: string };
 }
+
+export type CommitTarget =
+  { type: 'ledger' } | { type: 'http'; url: string; timeout_seconds: number; headers?: Record<string, string> };
 
 /** What the client hands to the batch workflow. */
 export interface BatchInput {

@@ -14,6 +14,7 @@ export interface BatchRow {
   sha256: string;
   sizeBytes: number;
   fileName: string;
+  config: BatchConfig;
   layout: InputLayout | null;
   chunks: number | null;
   records: number | null;
@@ -52,7 +53,7 @@ export async function registerBatch(db: Db, b: NewBatch): Promise<void> {
 
 export async function getBatch(db: Db, batchId: string): Promise<BatchRow | null> {
   const { rows } = await db.query(
-    `SELECT batch_id, workflow_id, profile, sha256, size_bytes, file_name, layout, chunks, records,
+    `SELECT batch_id, workflow_id, profile, sha256, size_bytes, file_name, config, layout, chunks, records,
             started_at, planned_at, finished_at
        FROM batch WHERE batch_id = $1`,
     [batchId],
@@ -66,6 +67,7 @@ export async function getBatch(db: Db, batchId: string): Promise<BatchRow | null
     sha256: r.sha256,
     sizeBytes: Number(r.size_bytes),
     fileName: r.file_name,
+    config: r.config,
     layout: r.layout,
     chunks: r.chunks,
     records: r.records === null ? null : Number(r.records),

@@ -10,7 +10,7 @@
  */
 import type { RecordCounts } from '../shared/contracts.ts';
 import { errorSignature } from '../shared/error-signature.ts';
-import type { FieldIssue, RecordLocation } from '../profiles/types.ts';
+import type { FieldIssue, RecordLocation, SourceFields } from '../profiles/types.ts';
 import type { Db, Tx } from './db.ts';
 import { withTransaction } from './db.ts';
 import { appendAudit, appendRecordAudit } from './audit.ts';
@@ -26,7 +26,7 @@ export interface HeldRecord {
   recordNo: number;
   reasonCode: string;
   issues: FieldIssue[];
-  source: Record<string, string>;
+  source: SourceFields;
   location: RecordLocation;
   /** Present when the record was valid and held by classification: its keys, for review and amendment. */
   idempotencyKey?: string;
@@ -39,6 +39,22 @@ export interface ChunkCommit {
   chunkNo: number;
   commit: CommitCandidate[];
   held: HeldRecord[];
+}
+
+/** Whether a chunk's commit has been recorded already (its marker is set). */
+export async function isChunkCommitted(db: Db, batchId: string, chunkNo: number): Promise<boolean> {
+  const { rows } = await db.query('SELECT committed_at FROM batch_chunk WHERE batch_id = $1 AND chunk_no = $2', [
+    batchId,
+    chunkNo,
+  ]);
+  return rows[0]?.committed_at != null;
+}
+
+/** The idempotency keys among `keys` that the ledger holds already. */
+export async function ledgeredKeys(db: Db, keys: readonly string[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const { rows } = await db.query('SELECT idempotency_key FROM ledger WHERE idempotency_key = ANY($1)', [keys]);
+  return new Set(rows.map((r) => r.idempotency_key as string));
 }
 
 export async function commitChunk(db: Db, c: ChunkCommit): Promise<RecordCounts> {

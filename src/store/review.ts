@@ -5,7 +5,7 @@
  */
 import type { RecordCounts, ReviewDecision, ReviewOutcome } from '../shared/contracts.ts';
 import { errorSignature } from '../shared/error-signature.ts';
-import type { FieldIssue, RecordLocation } from '../profiles/types.ts';
+import type { FieldIssue, RecordLocation, SourceFields } from '../profiles/types.ts';
 import type { Db } from './db.ts';
 import { withTransaction } from './db.ts';
 import { appendAudit, appendRecordAudit } from './audit.ts';
@@ -17,7 +17,7 @@ export interface PendingRecord {
   recordNo: number;
   reasonCode: string;
   issues: FieldIssue[];
-  source: Record<string, string>;
+  source: SourceFields;
   location: RecordLocation;
   businessKey: string | null;
 }
@@ -107,7 +107,7 @@ export async function applyDecision(
   batchId: string,
   profile: string,
   decision: ReviewDecision,
-  reassess: (source: Record<string, string>) => Reassessment,
+  reassess: (source: SourceFields) => Reassessment,
 ): Promise<ReviewOutcome> {
   return withTransaction(db, async (tx) => {
     const inserted = await tx.query(
@@ -169,12 +169,22 @@ export async function applyDecision(
     } else {
       const patch = decision.action === 'amend' ? (decision.patch ?? {}) : null;
       const byChunk = new Map<number, CommitCandidate[]>();
-      const failed: { recordNo: number; reasonCode: string; issues: FieldIssue[]; source: Record<string, string> }[] =
-        [];
+      const failed: { recordNo: number; reasonCode: string; issues: FieldIssue[]; source: SourceFields }[] = [];
       for (const row of selected.rows) {
         const recordNo = Number(row.record_no);
-        const source = patch ? applyPatch(row.source, patch) : (row.source as Record<string, string>);
-        const verdict = reassess(source);
+        let source = row.source as SourceFields;
+        let verdict: Reassessment;
+        try {
+          if (patch) source = applyPatch(source, patch);
+          verdict = reassess(source);
+        } catch (err) {
+          // A patch path that does not fit this record keeps it held, with the reason, like a failed validation.
+          verdict = {
+            ok: false,
+            reasonCode: 'patch_error',
+            issues: [{ path: '', code: 'patch_error', message: (err as Error).message }],
+          };
+        }
         if (verdict.ok) {
           const list = byChunk.get(row.chunk_no) ?? [];
           list.push({ recordNo, ...verdict.candidate });
@@ -276,12 +286,55 @@ export async function recordRejectedDecision(db: Db, batchId: string, payload: u
   await appendAudit(db, { batchId, event: 'decision_rejected', detail: { error, payload } });
 }
 
-/** Shallow patch of a record's fields: a string or number sets the field, null removes it. */
-export function applyPatch(source: Record<string, string>, patch: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = { ...source };
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = typeof v === 'string' ? v : JSON.stringify(v);
+/**
+ * Patches a record's fields. Keys are paths into the record: `quantity`, `header.currency`, `lines[2].hs_code`.
+ * A string sets the text; null removes the field; any other JSON value is set as is where the field already holds a
+ * number, boolean, object or array, and as its JSON text where it holds text or nothing (flat CSV records are text).
+ * Throws for a path through something that is not there (`lines[9]` of a 3-line invoice) or a reserved name.
+ */
+export function applyPatch(source: SourceFields, patch: Record<string, unknown>): SourceFields {
+  const out = structuredClone(source);
+  for (const [path, value] of Object.entries(patch)) {
+    const steps = parsePatchPath(path);
+    let parent: Record<string, unknown> | unknown[] = out;
+    for (const step of steps.slice(0, -1)) {
+      const next: unknown = (parent as Record<string | number, unknown>)[step];
+      if (typeof next !== 'object' || next === null)
+        throw new Error(`patch path "${path}": no ${String(step)} in the record`);
+      parent = next as Record<string, unknown> | unknown[];
+    }
+    const last = steps[steps.length - 1]!;
+    const holder = parent as Record<string | number, unknown>;
+    if (Array.isArray(parent) && (typeof last !== 'number' || last >= parent.length)) {
+      throw new Error(`patch path "${path}": no element ${String(last)} (the list has ${parent.length})`);
+    }
+    const existing = holder[last];
+    if (value === null) {
+      if (Array.isArray(parent)) parent.splice(last as number, 1);
+      else delete holder[last];
+    } else if (typeof value === 'string' || existing === undefined || typeof existing === 'string') {
+      holder[last] = typeof value === 'string' ? value : JSON.stringify(value);
+    } else {
+      holder[last] = value;
+    }
   }
   return out;
+}
+
+const RESERVED = new Set(['__proto__', 'prototype', 'constructor']);
+
+/** `lines[2].hs_code` -> ['lines', 2, 'hs_code']. */
+function parsePatchPath(path: string): (string | number)[] {
+  const steps: (string | number)[] = [];
+  for (const part of path.split('.')) {
+    const m = /^([^[\]]*)((?:\[\d+\])*)$/.exec(part);
+    if (!m || (m[1] === '' && m[2] === ''))
+      throw new Error(`patch path "${path}" is not like field, a.b or lines[2].code`);
+    if (m[1] !== '') steps.push(m[1]!);
+    for (const idx of m[2]!.matchAll(/\[(\d+)\]/g)) steps.push(Number(idx[1]));
+  }
+  for (const step of steps) {
+    if (typeof step === 'string' && RESERVED.has(step)) throw new Error(`patch path "${path}" uses a reserved name`);
+  }
+  return steps;
 }

@@ -14,14 +14,19 @@ import { migrate } from '../store/migrate.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
+export const DEFAULT_QUEUES: readonly string[] = [TASK_QUEUE.ingest, TASK_QUEUE.compute, TASK_QUEUE.commit];
+
 export interface WorkerOptions {
   temporalAddress: string;
   namespace: string;
   databaseUrl: string;
   blobDir: string;
-  taskQueue?: string;
+  /** Task queues to poll (default: ingest, compute and commit). */
+  queues?: readonly string[];
   /** Activity tasks at once (commits run here; the local stages run alongside workflow tasks). */
   maxConcurrentActivities?: number;
+  /** Commits per second across every worker of the commit task queue (the server enforces it); default unlimited. */
+  commitsPerSecond?: number;
   log?: (msg: string) => void;
 }
 
@@ -50,27 +55,47 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const db = createDb(opts.databaseUrl, { max: 20, applicationName: 'sluice-worker' });
   await migrate(db, log);
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });
-  const worker = await Worker.create({
+  const activities = createActivities({ db, blobs: createLocalBlobStore(opts.blobDir), getProfile });
+  const common = {
     connection,
     namespace: opts.namespace,
-    taskQueue: opts.taskQueue ?? TASK_QUEUE.ingest,
-    workflowsPath: WORKFLOWS_PATH,
-    activities: createActivities({ db, blobs: createLocalBlobStore(opts.blobDir), getProfile }),
+    activities,
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 16,
-    maxConcurrentLocalActivityExecutions: 16,
     // Let an in-flight commit finish on Ctrl-C instead of cancelling it at once (the default grace time is 0).
     shutdownGraceTime: '10s',
-  });
-  log(`worker listening on task queue ${worker.options.taskQueue} (namespace ${opts.namespace})`);
-  const done = worker.run().finally(async () => {
-    await connection.close().catch(() => undefined);
-    await db.end().catch(() => undefined);
-  });
+  } as const;
+  // The compute and commit queues carry activities only; a batch routes stages there with `task_queues` in its
+  // configuration. Every other queue hosts the workflows too.
+  const activityOnly = new Set<string>([TASK_QUEUE.compute, TASK_QUEUE.commit]);
+  const workers: Worker[] = [];
+  for (const taskQueue of opts.queues ?? DEFAULT_QUEUES) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue,
+        ...(activityOnly.has(taskQueue)
+          ? {}
+          : { workflowsPath: WORKFLOWS_PATH, maxConcurrentLocalActivityExecutions: 16 }),
+        ...(taskQueue === TASK_QUEUE.commit && opts.commitsPerSecond
+          ? { maxTaskQueueActivitiesPerSecond: opts.commitsPerSecond }
+          : {}),
+      }),
+    );
+  }
+  for (const w of workers) log(`worker listening on task queue ${w.options.taskQueue} (namespace ${opts.namespace})`);
+  if (opts.commitsPerSecond) log(`commits on ${TASK_QUEUE.commit} limited to ${opts.commitsPerSecond} per second`);
+  const done = Promise.all(workers.map((w) => w.run()))
+    .then(() => undefined)
+    .finally(async () => {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await connection.close().catch(() => undefined);
+      await db.end().catch(() => undefined);
+    });
   return {
-    worker,
+    worker: workers[0]!,
     done,
     async shutdown() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await done;
     },
   };

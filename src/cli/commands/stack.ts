@@ -1,10 +1,12 @@
 /** `sluice dev`, `sluice worker`, `sluice migrate`: running the services. */
+import { InvalidArgumentError } from '@commander-js/extra-typings';
 import type { Command } from '@commander-js/extra-typings';
 import { loadEnv } from '../../config/env.ts';
 import { startLocalStack } from '../../stack/local-stack.ts';
 import { createDb } from '../../store/db.ts';
 import { migrate } from '../../store/migrate.ts';
-import { installWorkerRuntime, startWorker } from '../../workers/worker.ts';
+import { TASK_QUEUE } from '../../shared/task-queues.ts';
+import { DEFAULT_QUEUES, installWorkerRuntime, startWorker } from '../../workers/worker.ts';
 import { log } from '../output.ts';
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -46,8 +48,12 @@ export function registerStackCommands(program: Command): void {
     .description(
       'Run a worker against TEMPORAL_ADDRESS and DATABASE_URL (default: the local stack). Applies migrations first.',
     )
-    .option('--queues <names>', 'task queues to poll, comma-separated', 'sluice-ingest')
+    .option('--queues <names>', 'task queues to poll, comma-separated', DEFAULT_QUEUES.join(','))
     .option('--max-activities <n>', 'activity tasks at once', '16')
+    .option(
+      '--commits-per-second <n>',
+      `limit commits on ${TASK_QUEUE.commit} to this many per second across all workers (default: unlimited)`,
+    )
     .action(async (opts) => {
       installWorkerRuntime();
       const env = loadEnv();
@@ -55,14 +61,18 @@ export function registerStackCommands(program: Command): void {
         .split(',')
         .map((q) => q.trim())
         .filter(Boolean);
-      const workers = await Promise.all(
-        queues.map((taskQueue) =>
-          startWorker({ ...env, taskQueue, maxConcurrentActivities: Number(opts.maxActivities), log }),
-        ),
-      );
-      const why = await Promise.race([untilInterrupted(), ...workers.map((w) => w.done.then(() => 'worker stopped'))]);
+      const worker = await startWorker({
+        ...env,
+        queues,
+        maxConcurrentActivities: positiveNumber(opts.maxActivities, '--max-activities'),
+        ...(opts.commitsPerSecond
+          ? { commitsPerSecond: positiveNumber(opts.commitsPerSecond, '--commits-per-second') }
+          : {}),
+        log,
+      });
+      const why = await Promise.race([untilInterrupted(), worker.done.then(() => 'worker stopped')]);
       log(`${why}: draining in-flight work`);
-      await Promise.all(workers.map((w) => w.shutdown()));
+      await worker.shutdown();
     });
 
   program
@@ -77,4 +87,11 @@ export function registerStackCommands(program: Command): void {
         await db.end();
       }
     });
+}
+
+function positiveNumber(text: string, flag: string): number {
+  const n = Number(text);
+  if (!(n > 0) || !Number.isFinite(n))
+    throw new InvalidArgumentError(`${flag} must be a positive number, got "${text}"`);
+  return n;
 }

@@ -6,7 +6,7 @@
  * the first), so a reviewer sees everything wrong with a row at once.
  */
 import { z } from 'zod';
-import type { FieldIssue, ValidationOutcome } from '../types.ts';
+import type { FieldIssue, ValidationOutcome, SourceFields } from '../types.ts';
 
 /** Institutional grant prefixes (seed 004). Matched case-sensitively on the raw value, as the seed's validator does. */
 export const GRANT_PREFIXES = ['NIH-', 'NSF-', 'DOE-', 'DOD-', 'EPA-'] as const;
@@ -126,7 +126,7 @@ export const inventoryRecordSchema = z.strictObject({
 export type InventoryRecord = z.output<typeof inventoryRecordSchema>;
 
 /** Validates one source record: the canonical record, or every issue found and the reason code to file it under. */
-export function validateInventory(fields: Record<string, string>): ValidationOutcome<InventoryRecord> {
+export function validateInventory(fields: SourceFields): ValidationOutcome<InventoryRecord> {
   const result = inventoryRecordSchema.safeParse(fields);
   if (result.success) return { ok: true, record: result.data };
 

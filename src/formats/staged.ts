@@ -1,0 +1,108 @@
+/**
+ * Staging for formats that cannot be read back by byte range (XLSX, XML, X12, JSON): planning reads the input once,
+ * writes each record as one NDJSON line to a staged file next to the input blob, and cuts chunks of whole records
+ * in that file. A chunk reader then reads its byte range of the staged file, as it would a CSV chunk. Staging is a
+ * pure function of the input bytes and the reading options, so a retried plan writes the same file again.
+ */
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { InputError } from '../profiles/types.ts';
+import type {
+  ChunkPlan,
+  FieldIssue,
+  PlanLimits,
+  RecordLocation,
+  SourceFields,
+  SourceRecord,
+} from '../profiles/types.ts';
+
+/** A record as a format reader hands it to staging. */
+export interface StagedRecord {
+  fields: SourceFields;
+  location: RecordLocation;
+  parseIssues?: FieldIssue[];
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * Writes `records` to `stagedFile` (atomically: temp file, then rename) and yields chunk plans over it, each at
+ * most `maxRecords` records and `maxBytes` staged bytes (a single larger record gets a chunk of its own).
+ */
+export async function* planStaged(
+  records: AsyncIterable<StagedRecord>,
+  stagedFile: string,
+  limits: PlanLimits,
+): AsyncGenerator<ChunkPlan> {
+  const tmp = `${stagedFile}.tmp-${randomUUID()}`;
+  const out = createWriteStream(tmp);
+  let offset = 0;
+  let chunkNo = 0;
+  let nextRecord = 1;
+  let current: ChunkPlan | undefined;
+  try {
+    for await (const record of records) {
+      const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
+      if (
+        current &&
+        (current.recordCount >= limits.maxRecords || offset + line.length - current.byteStart > limits.maxBytes)
+      ) {
+        yield current;
+        current = undefined;
+      }
+      current ??= { chunkNo: chunkNo++, byteStart: offset, byteEnd: offset, firstRecord: nextRecord, recordCount: 0 };
+      if (!out.write(line)) await once(out, 'drain');
+      offset += line.length;
+      current.byteEnd = offset;
+      current.recordCount += 1;
+      nextRecord += 1;
+    }
+    out.end();
+    await once(out, 'finish');
+    await rename(tmp, stagedFile);
+  } catch (err) {
+    out.destroy();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  if (current) yield current;
+}
+
+/** Reads one planned chunk of a staged file back into source records, checking it holds what the plan says. */
+export async function readStagedChunk(stagedFile: string, fileName: string, chunk: ChunkPlan): Promise<SourceRecord[]> {
+  const length = chunk.byteEnd - chunk.byteStart;
+  const buf = Buffer.alloc(length);
+  let handle;
+  try {
+    handle = await open(stagedFile, 'r');
+  } catch (err) {
+    throw new Error(
+      `${fileName}: the staged records of this batch (${stagedFile}) are missing; workers must share the blob directory (${(err as Error).message})`,
+    );
+  }
+  try {
+    const { bytesRead } = await handle.read(buf, 0, length, chunk.byteStart);
+    if (bytesRead !== length)
+      throw new InputError(`${fileName}: staged records end before chunk ${chunk.chunkNo} does`, { file: fileName });
+  } finally {
+    await handle.close();
+  }
+  const records: SourceRecord[] = [];
+  let start = 0;
+  while (start < buf.length) {
+    let end = buf.indexOf(NEWLINE, start);
+    if (end < 0) end = buf.length;
+    const staged = JSON.parse(buf.toString('utf8', start, end)) as StagedRecord;
+    records.push({ recordNo: chunk.firstRecord + records.length, ...staged });
+    start = end + 1;
+  }
+  if (records.length !== chunk.recordCount) {
+    throw new InputError(
+      `${fileName}: chunk ${chunk.chunkNo} holds ${records.length} staged records, the plan says ${chunk.recordCount}`,
+      { file: fileName },
+    );
+  }
+  return records;
+}
