@@ -119,6 +119,8 @@ export interface Profile<T = unknown, C = unknown> {
   >;
   /** Checks `profile_options` at submit time; errors name the key. */
   optionsSchema?: ZodType;
+  /** Sample inputs with planted defects and their oracle (`sluice generate <profile>`, tests, the demo). */
+  generator?: ProfileGenerator;
   /** Reference data this profile can import (`sluice reference import <kind> <file>`), by kind. */
   references?: Readonly<Record<string, ReferenceKind>>;
   /**
@@ -146,6 +148,52 @@ export interface Profile<T = unknown, C = unknown> {
   idempotencyKey(record: T): string;
   /** Human-readable business key (shown in review and audit). */
   businessKey(record: T): string;
+}
+
+/** What processing a generated input must produce: the oracle that end-to-end tests and drills compare with. */
+export interface ExpectedOutcome {
+  profile: string;
+  records: number;
+  /** Valid, not held, first of their key. */
+  committed: number;
+  duplicates: number;
+  /** Records with a validation or classification defect. */
+  quarantined: number;
+  /** Quarantined records per reason code; reasons with no records are left out. */
+  byReason: Record<string, number>;
+  seed: number;
+  /** The input format written (profiles that read several). */
+  format?: string;
+  /**
+   * Optional content oracle: the sum of one numeric field over the records committed without review (e.g. invoice
+   * totals), as a decimal string, and the field it sums.
+   */
+  committedSum?: { field: string; value: string };
+}
+
+export interface GenerateOptions {
+  records: number;
+  seed: number;
+  /** Fractions (0..1) of records that get each defect; a record gets at most one. */
+  defects: Record<string, number>;
+  /** One of the generator's formats; default its first. */
+  format?: string;
+}
+
+/** Writes sample inputs with planted defects, and says what processing them must give. */
+export interface ProfileGenerator {
+  formats: readonly string[];
+  /** Defect kinds `defects` may name. */
+  defects: readonly string[];
+  /** Defect rates used when the user gives none (the demo and `sluice generate` without --defects). */
+  defaultDefects: Record<string, number>;
+  /** Writes `out` and returns the oracle. Reference data the records need is written next to it (see `references`). */
+  generate(out: string, opts: GenerateOptions): Promise<ExpectedOutcome>;
+  /**
+   * Reference files the generated records are classified against, written next to `out`: kind -> file path.
+   * `sluice generate` prints the `sluice reference import` commands; tests import them before submitting.
+   */
+  references?(out: string, opts: GenerateOptions): Promise<Record<string, string>>;
 }
 
 /** A located, permanent problem with the input as a whole. */

@@ -5,6 +5,7 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
+import type { ExpectedOutcome } from '../types.ts';
 import { GRANT_PREFIXES } from './schema.ts';
 import { QUANTITY_OUTLIER_ABOVE } from './classify.ts';
 
@@ -20,19 +21,7 @@ export interface InventoryDefectRates {
   duplicate?: number;
 }
 
-/** What processing the generated manifest must produce. */
-export interface ExpectedOutcome {
-  profile: 'inventory';
-  records: number;
-  /** Valid, not held, first of their key. */
-  committed: number;
-  duplicates: number;
-  /** Records with a validation or classification defect. */
-  quarantined: number;
-  /** Quarantined records per reason code; reasons with no records are left out. */
-  byReason: Record<string, number>;
-  seed: number;
-}
+export type { ExpectedOutcome } from '../types.ts';
 
 export interface GenerateInventoryOptions {
   records: number;

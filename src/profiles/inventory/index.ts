@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { planCsvChunks, readCsvChunk, toCsvLayout } from '../../formats/csv.ts';
 import type { Profile } from '../types.ts';
+import { DEFECTS, generateInventoryManifest } from './generator.ts';
 import { HOLD_REASON_CODES, classifyInventory } from './classify.ts';
 import { VALIDATION_REASON_CODES, validateInventory } from './schema.ts';
 import type { InventoryRecord } from './schema.ts';
@@ -35,4 +36,16 @@ export const inventoryProfile: Profile<InventoryRecord> = {
   classify: classifyInventory,
   idempotencyKey: inventoryIdempotencyKey,
   businessKey: inventoryBusinessKey,
+  generator: {
+    formats: ['csv'],
+    defects: DEFECTS,
+    defaultDefects: {
+      invalid_grant_code: 0.01,
+      invalid_quantity: 0.01,
+      nonstandard_location: 0.01,
+      quantity_outlier: 0.005,
+      duplicate: 0.01,
+    },
+    generate: (out, opts) => generateInventoryManifest(out, opts),
+  },
 };
