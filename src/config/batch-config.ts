@@ -12,7 +12,7 @@ import type { Profile } from '../profiles/types.ts';
 const positiveInt = z.number().int().positive();
 
 /** Input formats sluice reads (src/formats); a profile reads some of them. */
-export const INPUT_FORMATS = ['csv', 'xlsx', 'xml', 'x12', 'json', 'ndjson'] as const;
+export const INPUT_FORMATS = ['csv', 'xlsx', 'xml', 'x12', 'json', 'ndjson', 'feed-list'] as const;
 
 const RetryPolicySchema = z
   .object({

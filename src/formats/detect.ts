@@ -5,7 +5,8 @@
 import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 
-export type InputFormat = 'csv' | 'xlsx' | 'xml' | 'x12' | 'json' | 'ndjson';
+/** `feed-list`: a text file of HTTP(S) URLs, one per line, whose documents are fetched while planning (never detected). */
+export type InputFormat = 'csv' | 'xlsx' | 'xml' | 'x12' | 'json' | 'ndjson' | 'feed-list';
 
 const BY_EXTENSION: Readonly<Record<string, InputFormat>> = {
   '.csv': 'csv',
