@@ -14,9 +14,8 @@ import type {
 } from '../profiles/types.ts';
 import { referenceLookup } from '../store/reference.ts';
 import { getBatch, getChunk } from '../store/batches.ts';
-import type { CommitCandidate, HeldRecord } from '../store/commit.ts';
-import { commitChunk, isChunkCommitted, ledgeredKeys } from '../store/commit.ts';
-import type { Db } from '../store/db.ts';
+import type { ChunkDelivery, CommitCandidate, HeldRecord } from '../store/commit.ts';
+import { commitChunk, ledgeredKeys, lockIdempotencyKeys } from '../store/commit.ts';
 import { postChunk } from '../targets/http-target.ts';
 import type { HttpTarget } from '../targets/http-target.ts';
 import type { ChunkCache, ChunkState } from './chunk-cache.ts';
@@ -35,48 +34,47 @@ interface BatchFacts {
 }
 
 /**
- * Sends the chunk's records that the ledger does not hold yet to the HTTP target. Records it refuses (a 4xx other
- * than 409) move from `commit` to `held` as `commit_rejected`, with the status and the API's answer; the rest of
- * the chunk is then recorded in the ledger as usual.
+ * Delivery of a chunk to an HTTP commit target, run inside the chunk's commit transaction: locks the chunk's keys,
+ * sends the records the ledger does not hold yet (the first of each key, as the ledger keeps), and lets the ledger
+ * write go on. Records the API refuses for good (a 4xx other than 409) move to `held` as `commit_rejected`, with the
+ * status and the API's answer.
  */
-async function sendToHttpTarget(
-  db: Db,
-  target: HttpTarget,
-  ref: ChunkRef,
-  records: SourceRecord[],
-  split: { commit: CommitCandidate[]; held: HeldRecord[] },
-): Promise<{ commit: CommitCandidate[]; held: HeldRecord[] }> {
-  if (split.commit.length === 0) return split;
-  const known = await ledgeredKeys(
-    db,
-    split.commit.map((c) => c.idempotencyKey),
-  );
-  const fresh = split.commit.filter((c) => !known.has(c.idempotencyKey));
-  if (fresh.length === 0) return split;
-  const outcome = await postChunk(target, {
-    batchId: ref.batchId,
-    chunkNo: ref.chunkNo,
-    profile: ref.profile,
-    records: fresh,
-  });
-  if (outcome.kind !== 'rejected') return split;
-  const refused = new Set(fresh.map((c) => c.recordNo));
-  const byNo = new Map(records.map((r) => [r.recordNo, r]));
-  const message = `${target.url} refused the chunk with HTTP ${outcome.status}: ${outcome.body}`;
-  const held = [...split.held];
-  for (const c of fresh) {
-    const source = byNo.get(c.recordNo)!;
-    held.push({
+function httpDelivery(target: HttpTarget, ref: ChunkRef, records: SourceRecord[]): ChunkDelivery {
+  return async (tx, split) => {
+    if (split.commit.length === 0) return split;
+    const keys = split.commit.map((c) => c.idempotencyKey);
+    await lockIdempotencyKeys(tx, keys);
+    const known = await ledgeredKeys(tx, keys);
+    const fresh: CommitCandidate[] = [];
+    for (const c of [...split.commit].sort((x, y) => x.recordNo - y.recordNo)) {
+      if (known.has(c.idempotencyKey)) continue;
+      known.add(c.idempotencyKey);
+      fresh.push(c);
+    }
+    if (fresh.length === 0) return split;
+    const outcome = await postChunk(target, {
+      batchId: ref.batchId,
+      chunkNo: ref.chunkNo,
+      profile: ref.profile,
+      records: fresh,
+    });
+    if (outcome.kind !== 'rejected') return split;
+    // Refused keys are not delivered, so a later record of the same key is refused with them, not a duplicate.
+    const refusedKeys = new Set(fresh.map((c) => c.idempotencyKey));
+    const byNo = new Map(records.map((r) => [r.recordNo, r]));
+    const message = `${target.url} refused the chunk with HTTP ${outcome.status}: ${outcome.body}`;
+    const refused = split.commit.filter((c) => refusedKeys.has(c.idempotencyKey));
+    const held: HeldRecord[] = refused.map((c) => ({
       recordNo: c.recordNo,
       reasonCode: 'commit_rejected',
       issues: [{ path: '', code: 'commit_rejected', message }],
-      source: source.fields,
-      location: source.location,
+      source: byNo.get(c.recordNo)!.fields,
+      location: byNo.get(c.recordNo)!.location,
       idempotencyKey: c.idempotencyKey,
       businessKey: c.businessKey,
-    });
-  }
-  return { commit: split.commit.filter((c) => !refused.has(c.recordNo)), held };
+    }));
+    return { commit: split.commit.filter((c) => !refusedKeys.has(c.idempotencyKey)), held: [...split.held, ...held] };
+  };
 }
 
 export function createChunkStageActivities({ db, blobs, getProfile }: ActivityDeps, cache: ChunkCache) {
@@ -162,13 +160,12 @@ export function createChunkStageActivities({ db, blobs, getProfile }: ActivityDe
       const records = await source(ref, state);
       const outcomes = await validated(ref, state);
       const labels = await classified(ref, state);
-      let { commit, held } = splitForCommit(profile, records, outcomes, labels);
+      const { commit, held } = splitForCommit(profile, records, outcomes, labels);
       const { config } = await batchLayout(ref.batchId);
-      if (config.commit_target?.type === 'http' && !(await isChunkCommitted(db, ref.batchId, ref.chunkNo))) {
-        ({ commit, held } = await sendToHttpTarget(db, config.commit_target, ref, records, { commit, held }));
-      }
+      const target = config.commit_target;
+      const deliver = target?.type === 'http' ? httpDelivery(target, ref, records) : undefined;
       const counts = await withHeartbeat(() =>
-        commitChunk(db, { batchId: ref.batchId, profile: ref.profile, chunkNo: ref.chunkNo, commit, held }),
+        commitChunk(db, { batchId: ref.batchId, profile: ref.profile, chunkNo: ref.chunkNo, commit, held }, deliver),
       );
       cache.delete(keyOf(ref));
       return counts;

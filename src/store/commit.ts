@@ -41,31 +41,46 @@ export interface ChunkCommit {
   held: HeldRecord[];
 }
 
-/** Whether a chunk's commit has been recorded already (its marker is set). */
-export async function isChunkCommitted(db: Db, batchId: string, chunkNo: number): Promise<boolean> {
-  const { rows } = await db.query('SELECT committed_at FROM batch_chunk WHERE batch_id = $1 AND chunk_no = $2', [
-    batchId,
-    chunkNo,
-  ]);
-  return rows[0]?.committed_at != null;
-}
-
 /** The idempotency keys among `keys` that the ledger holds already. */
-export async function ledgeredKeys(db: Db, keys: readonly string[]): Promise<Set<string>> {
+export async function ledgeredKeys(tx: Db | Tx, keys: readonly string[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
-  const { rows } = await db.query('SELECT idempotency_key FROM ledger WHERE idempotency_key = ANY($1)', [keys]);
+  const { rows } = await tx.query('SELECT idempotency_key FROM ledger WHERE idempotency_key = ANY($1)', [keys]);
   return new Set(rows.map((r) => r.idempotency_key as string));
 }
 
-export async function commitChunk(db: Db, c: ChunkCommit): Promise<RecordCounts> {
+/**
+ * Locks idempotency keys until the transaction ends (advisory locks, taken in key order so two chunks cannot
+ * deadlock): a chunk that delivers records elsewhere before its ledger write holds its keys, and a concurrent chunk
+ * with the same key waits, then finds it in the ledger and counts a duplicate instead of delivering it again.
+ */
+export async function lockIdempotencyKeys(tx: Tx, keys: readonly string[]): Promise<void> {
+  const sorted = [...new Set(keys)].sort();
+  if (sorted.length === 0) return;
+  await tx.query(
+    'SELECT pg_advisory_xact_lock(hashtextextended(k, 7160002)) FROM unnest($1::text[]) WITH ORDINALITY AS t(k, i) ORDER BY i',
+    [sorted],
+  );
+}
+
+/**
+ * Delivers a chunk's records to a commit target outside the ledger, inside the chunk's transaction (after the
+ * marker check, before the ledger write); returns the chunk to record, e.g. with refused records moved to `held`.
+ */
+export type ChunkDelivery = (
+  tx: Tx,
+  chunk: Pick<ChunkCommit, 'commit' | 'held'>,
+) => Promise<Pick<ChunkCommit, 'commit' | 'held'>>;
+
+export async function commitChunk(db: Db, chunk: ChunkCommit, deliver?: ChunkDelivery): Promise<RecordCounts> {
   return withTransaction(db, async (tx) => {
+    let c = chunk;
     const marker = await tx.query(
       `SELECT committed_at, counts FROM batch_chunk WHERE batch_id = $1 AND chunk_no = $2 FOR UPDATE`,
       [c.batchId, c.chunkNo],
     );
-    const chunk = marker.rows[0];
-    if (!chunk) throw new Error(`chunk ${c.chunkNo} of batch ${c.batchId} is not planned`);
-    if (chunk.committed_at) return chunk.counts as RecordCounts;
+    if (!marker.rows[0]) throw new Error(`chunk ${c.chunkNo} of batch ${c.batchId} is not planned`);
+    if (marker.rows[0].committed_at) return marker.rows[0].counts as RecordCounts;
+    if (deliver) c = { ...c, ...(await deliver(tx, c)) };
 
     const { committed, duplicates } = await insertLedgerAndDispositions(tx, c.batchId, c.profile, c.chunkNo, c.commit, {
       status: 'committed',
