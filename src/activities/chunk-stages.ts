@@ -14,9 +14,9 @@ import type {
 } from '../profiles/types.ts';
 import { referenceLookup } from '../store/reference.ts';
 import { getBatch, getChunk } from '../store/batches.ts';
-import type { ChunkDelivery, CommitCandidate, HeldRecord } from '../store/commit.ts';
-import { commitChunk, ledgeredKeys, lockIdempotencyKeys } from '../store/commit.ts';
-import { postChunk } from '../targets/http-target.ts';
+import type { ChunkDelivery, HeldRecord } from '../store/commit.ts';
+import { commitChunk } from '../store/commit.ts';
+import { deliverOverHttp } from './http-delivery.ts';
 import type { HttpTarget } from '../targets/http-target.ts';
 import type { ChunkCache, ChunkState } from './chunk-cache.ts';
 import { withHeartbeat } from './heartbeat.ts';
@@ -33,47 +33,26 @@ interface BatchFacts {
   context: ProfileContext;
 }
 
-/**
- * Delivery of a chunk to an HTTP commit target, run inside the chunk's commit transaction: locks the chunk's keys,
- * sends the records the ledger does not hold yet (the first of each key, as the ledger keeps), and lets the ledger
- * write go on. Records the API refuses for good (a 4xx other than 409) move to `held` as `commit_rejected`, with the
- * status and the API's answer.
- */
+/** Commits to an HTTP target (src/activities/http-delivery.ts); refused records move to `held` as `commit_rejected`. */
 function httpDelivery(target: HttpTarget, ref: ChunkRef, records: SourceRecord[]): ChunkDelivery {
   return async (tx, split) => {
-    if (split.commit.length === 0) return split;
-    const keys = split.commit.map((c) => c.idempotencyKey);
-    await lockIdempotencyKeys(tx, keys);
-    const known = await ledgeredKeys(tx, keys);
-    const fresh: CommitCandidate[] = [];
-    for (const c of [...split.commit].sort((x, y) => x.recordNo - y.recordNo)) {
-      if (known.has(c.idempotencyKey)) continue;
-      known.add(c.idempotencyKey);
-      fresh.push(c);
-    }
-    if (fresh.length === 0) return split;
-    const outcome = await postChunk(target, {
-      batchId: ref.batchId,
-      chunkNo: ref.chunkNo,
-      profile: ref.profile,
-      records: fresh,
-    });
-    if (outcome.kind !== 'rejected') return split;
-    // Refused keys are not delivered, so a later record of the same key is refused with them, not a duplicate.
-    const refusedKeys = new Set(fresh.map((c) => c.idempotencyKey));
+    const refusal = await deliverOverHttp(tx, target, ref, split.commit);
+    if (!refusal) return split;
     const byNo = new Map(records.map((r) => [r.recordNo, r]));
-    const message = `${target.url} refused the chunk with HTTP ${outcome.status}: ${outcome.body}`;
-    const refused = split.commit.filter((c) => refusedKeys.has(c.idempotencyKey));
+    const refused = split.commit.filter((c) => refusal.keys.has(c.idempotencyKey));
     const held: HeldRecord[] = refused.map((c) => ({
       recordNo: c.recordNo,
       reasonCode: 'commit_rejected',
-      issues: [{ path: '', code: 'commit_rejected', message }],
+      issues: [{ path: '', code: 'commit_rejected', message: refusal.message }],
       source: byNo.get(c.recordNo)!.fields,
       location: byNo.get(c.recordNo)!.location,
       idempotencyKey: c.idempotencyKey,
       businessKey: c.businessKey,
     }));
-    return { commit: split.commit.filter((c) => !refusedKeys.has(c.idempotencyKey)), held: [...split.held, ...held] };
+    return {
+      commit: split.commit.filter((c) => !refusal.keys.has(c.idempotencyKey)),
+      held: [...split.held, ...held],
+    };
   };
 }
 

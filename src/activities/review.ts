@@ -6,7 +6,11 @@ import type { RecordCounts, ReviewDecision, ReviewOutcome } from '../shared/cont
 import { profileContext } from '../profiles/context.ts';
 import type { SourceFields } from '../profiles/types.ts';
 import { getBatch } from '../store/batches.ts';
+import type { CommitCandidate } from '../store/commit.ts';
+import type { Tx } from '../store/db.ts';
 import type { Reassessment } from '../store/review.ts';
+import { withHeartbeat } from './heartbeat.ts';
+import { deliverOverHttp } from './http-delivery.ts';
 import {
   applyDecision,
   expirePending,
@@ -26,7 +30,8 @@ export function createReviewActivities({ db, getProfile }: ActivityDeps) {
       decision: ReviewDecision;
     }): Promise<ReviewOutcome> {
       const profile = getProfile(input.profile);
-      const context = profileContext((await getBatch(db, input.batchId))?.config);
+      const batch = await getBatch(db, input.batchId);
+      const context = profileContext(batch?.config);
       const reassess = (source: SourceFields): Reassessment => {
         const v = profile.validate(source, context);
         if (!v.ok) return v;
@@ -40,7 +45,15 @@ export function createReviewActivities({ db, getProfile }: ActivityDeps) {
         };
       };
       try {
-        return await applyDecision(db, input.batchId, input.profile, input.decision, reassess);
+        const target = batch?.config.commit_target;
+        const deliver =
+          target?.type === 'http'
+            ? (tx: Tx, chunkNo: number, candidates: CommitCandidate[]) =>
+                deliverOverHttp(tx, target, { batchId: input.batchId, chunkNo, profile: input.profile }, candidates)
+            : undefined;
+        return await withHeartbeat(() =>
+          applyDecision(db, input.batchId, input.profile, input.decision, reassess, deliver),
+        );
       } catch (err) {
         throw toFailure(err, `batch ${input.batchId}: review decision ${input.decision.decisionId}`);
       }

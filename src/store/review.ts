@@ -6,7 +6,7 @@
 import type { RecordCounts, ReviewDecision, ReviewOutcome } from '../shared/contracts.ts';
 import { errorSignature } from '../shared/error-signature.ts';
 import type { FieldIssue, RecordLocation, SourceFields } from '../profiles/types.ts';
-import type { Db } from './db.ts';
+import type { Db, Tx } from './db.ts';
 import { withTransaction } from './db.ts';
 import { appendAudit, appendRecordAudit } from './audit.ts';
 import { countDispositions } from './batches.ts';
@@ -108,6 +108,15 @@ export async function applyDecision(
   profile: string,
   decision: ReviewDecision,
   reassess: (source: SourceFields) => Reassessment,
+  /**
+   * Delivers approved records to a commit target outside the ledger before they are written to it (same
+   * transaction); returns the keys it refused, whose records stay held as `commit_rejected`.
+   */
+  deliver?: (
+    tx: Tx,
+    chunkNo: number,
+    candidates: CommitCandidate[],
+  ) => Promise<{ keys: Set<string>; message: string } | null>,
 ): Promise<ReviewOutcome> {
   return withTransaction(db, async (tx) => {
     const inserted = await tx.query(
@@ -170,6 +179,7 @@ export async function applyDecision(
       const patch = decision.action === 'amend' ? (decision.patch ?? {}) : null;
       const byChunk = new Map<number, CommitCandidate[]>();
       const failed: { recordNo: number; reasonCode: string; issues: FieldIssue[]; source: SourceFields }[] = [];
+      const sources = new Map<number, SourceFields>();
       for (const row of selected.rows) {
         const recordNo = Number(row.record_no);
         let source = row.source as SourceFields;
@@ -185,6 +195,7 @@ export async function applyDecision(
             issues: [{ path: '', code: 'patch_error', message: (err as Error).message }],
           };
         }
+        sources.set(recordNo, source);
         if (verdict.ok) {
           const list = byChunk.get(row.chunk_no) ?? [];
           list.push({ recordNo, ...verdict.candidate });
@@ -193,7 +204,22 @@ export async function applyDecision(
           failed.push({ recordNo, reasonCode: verdict.reasonCode, issues: verdict.issues, source });
         }
       }
-      for (const [chunkNo, candidates] of byChunk) {
+      for (const [chunkNo, all] of byChunk) {
+        let candidates = all;
+        const refusal = deliver ? await deliver(tx, chunkNo, all) : null;
+        if (refusal) {
+          candidates = all.filter((c) => !refusal.keys.has(c.idempotencyKey));
+          byChunk.set(chunkNo, candidates);
+          for (const c of all.filter((x) => refusal.keys.has(x.idempotencyKey))) {
+            const issues = [{ path: '', code: 'commit_rejected', message: refusal.message }];
+            failed.push({
+              recordNo: c.recordNo,
+              reasonCode: 'commit_rejected',
+              issues,
+              source: sources.get(c.recordNo)!,
+            });
+          }
+        }
         const r = await insertLedgerAndDispositions(tx, batchId, profile, chunkNo, candidates, {
           status: 'approved',
           update: who,

@@ -155,5 +155,37 @@ describe('HTTP commit target', () => {
     });
     const rejected = byReason.rows.find((r) => r.reason_code === 'commit_rejected')!;
     expect(rejected.message).toContain('HTTP 422: unknown cost centre');
+
+    // Once the API accepts them, approving the refused records delivers them (after one 503 and a retry) and
+    // commits them; a second approval of the same records delivers nothing more.
+    api.mode = 'flaky';
+    const before = api.received.length;
+    const decision = {
+      reasonCode: 'commit_rejected',
+      action: 'approve' as const,
+      reviewer: 'ops@example.com',
+    };
+    let outcome = await t.sluice
+      .decide(report.batchId, { ...decision, decisionId: 'approve-refused-1' })
+      .catch((e) => e);
+    // The first attempt meets the 503; the review activity retries it with the same key.
+    for (let i = 0; outcome instanceof Error && i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      outcome = await t.sluice
+        .decide(report.batchId, { ...decision, decisionId: `approve-refused-${i + 2}` })
+        .catch((e) => e);
+    }
+    expect(outcome).not.toBeInstanceOf(Error);
+    const delivered = api.received.slice(before).filter((r) => r.status === 201);
+    expect(delivered.flatMap((r) => r.records)).toHaveLength(expected.committed);
+    const counts = await t.db.query<{ status: string; n: number }>(
+      'SELECT status, count(*)::int AS n FROM record_disposition WHERE batch_id = $1 GROUP BY 1',
+      [report.batchId],
+    );
+    expect(Object.fromEntries(counts.rows.map((r) => [r.status, r.n]))).toEqual({
+      approved: expected.committed,
+      quarantined: expected.quarantined,
+    });
+    await checkInvariants(t.db, report.batchId, expected.records);
   });
 });
