@@ -63,6 +63,9 @@ export async function* planStaged(
     await once(out, 'finish');
     await rename(tmp, stagedFile);
   } catch (err) {
+    // A write may still be in flight: destroying the stream then emits an error that nobody else listens for, and an
+    // unhandled stream error would take the whole worker down. The reader's error is the one to report.
+    out.on('error', () => undefined);
     out.destroy();
     await rm(tmp, { force: true });
     throw err;
