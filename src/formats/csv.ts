@@ -1,14 +1,15 @@
 /**
  * CSV format layer: plans a file into chunks of whole records, then reads one chunk back into source records.
- * Generic: knows RFC 4180 and nothing about any profile. Comma-delimited for now; the layout records the delimiter,
- * so readers follow whatever a planner decides.
+ * Generic: knows RFC 4180 and nothing about any profile. The delimiter (any single byte but a quote or line break) and
+ * the encoding are chosen when planning; the layout records both, so readers follow whatever a planner decided.
  *
  * Planning scans raw bytes (no decoding, no field splitting) with `Buffer.indexOf`, so it runs at disk speed over
  * multi-GB files with bounded memory. Reading finds the same record boundaries with the same `RecordScanner`, whose
  * quote rules mirror csv-parse with `relax_quotes` (see `parseOptions`), then splits cells; csv-parse parses every
  * record that has a quoted field. The reader checks that it found exactly the records the plan promised.
  *
- * Text is decoded as UTF-8; invalid byte sequences become U+FFFD rather than an error (other encodings: later). */
+ * Text is UTF-8 (invalid byte sequences become U+FFFD rather than an error) or windows-1252. Both keep the delimiter,
+ * quote and line breaks as single ASCII bytes, so planning never decodes; only reading does. */
 import { open } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse/sync';
@@ -25,13 +26,25 @@ export type CsvLayout = {
   header: string[];
   /** Single-byte field delimiter. */
   delimiter: string;
-  /** Whether the file starts with a UTF-8 byte order mark (skipped). */
+  /** Whether the file starts with a UTF-8 byte order mark (skipped). Always false for windows-1252. */
   bom: boolean;
+  /** Text encoding; absent means UTF-8, as in layouts stored before the option existed. */
+  encoding?: CsvEncoding;
   /** 1-based physical line of the header (blank lines before it are skipped). */
   headerLine: number;
   /** Byte offset just past the header's line break: where data records may start. */
   dataStartByte: number;
 };
+
+export type CsvEncoding = 'utf-8' | 'windows-1252';
+
+/** How the file is written, as the profile or the user says; nothing is guessed. */
+export interface CsvFormatOptions {
+  /** Single-byte field delimiter: `,` (default), `;`, `\t`, `|`, ... */
+  delimiter?: string;
+  /** Default UTF-8. */
+  encoding?: CsvEncoding;
+}
 
 export interface CsvPlanLimits {
   /** Records per chunk at most. */
@@ -53,20 +66,26 @@ const READ_BUFFER_BYTES = 1 << 20;
  * Plans a CSV file: yields `{ layout }` first, then chunk plans in file order. Chunks hold whole records only, up to
  * `maxRecords` records and `maxBytes` bytes (`byteEnd - byteStart`). Blank lines are skipped and not counted; blank
  * lines between two chunks belong to neither. Throws `InputError` for a record longer than `maxRecordBytes`, an
- * unterminated quoted field, or a bad header (empty or duplicate names).
+ * unterminated quoted field, or a bad header (empty or duplicate names). `format` gives the delimiter (default `,`)
+ * and encoding (default UTF-8), which the layout keeps for the readers; a bad one is a `RangeError`.
  */
 export async function* planCsvChunks(
   file: string,
   fileName: string,
   limits: CsvPlanLimits,
+  format: CsvFormatOptions = {},
 ): AsyncGenerator<{ layout: CsvLayout } | ChunkPlan> {
   const { maxRecords, maxBytes, maxRecordBytes = DEFAULT_MAX_RECORD_BYTES } = limits;
   if (!(maxRecords >= 1 && maxBytes >= 1 && maxRecordBytes >= 1)) {
     throw new RangeError(`CSV plan limits must be positive, got ${JSON.stringify(limits)}`);
   }
-  const delimiter = ',';
-  const bom = await startsWithBom(file);
+  const { delimiter = ',', encoding = 'utf-8' } = format;
+  delimiterByte(delimiter);
+  checkEncoding(encoding);
+  // A byte order mark says UTF-8; a windows-1252 file has none, and its first bytes are text.
+  const bom = encoding === 'utf-8' && (await startsWithBom(file));
   const dataStart = bom ? UTF8_BOM.length : 0;
+  const text: TextFormat = { delimiter, encoding, bom };
 
   let headerRecord: { start: number; end: number; line: number } | undefined;
   let layout: CsvLayout | undefined;
@@ -118,7 +137,7 @@ export async function* planCsvChunks(
     scanner.feed(buf as Buffer, offset);
     offset += (buf as Buffer).length;
     if (layout === undefined && headerRecord !== undefined) {
-      layout = await readHeader(file, fileName, headerRecord, delimiter, bom);
+      layout = await readHeader(file, fileName, headerRecord, text);
       yield { layout };
     }
     yield* ready.splice(0);
@@ -127,8 +146,8 @@ export async function* planCsvChunks(
   if (layout === undefined) {
     layout =
       headerRecord === undefined
-        ? { header: [], delimiter, bom, headerLine: 1, dataStartByte: offset }
-        : await readHeader(file, fileName, headerRecord, delimiter, bom);
+        ? withEncoding({ header: [], delimiter, bom, headerLine: 1, dataStartByte: offset }, encoding)
+        : await readHeader(file, fileName, headerRecord, text);
     yield { layout };
   }
   if (count > 0) flush();
@@ -174,7 +193,7 @@ export async function readCsvChunk(
         quotedBytes.push(bytes.subarray(start - base, end - base));
         rows.push([]);
       } else {
-        rows.push(splitPlainRecord(bytes, start - base, end - base, layout.delimiter));
+        rows.push(splitPlainRecord(bytes, start - base, end - base, layout.delimiter, layout.encoding));
       }
     },
   });
@@ -184,7 +203,7 @@ export async function readCsvChunk(
   if (quotedBytes.length > 0) {
     let parsed: string[][];
     try {
-      parsed = parse(Buffer.concat(quotedBytes), parseOptions(layout.delimiter));
+      parsed = parse(decode(Buffer.concat(quotedBytes), layout.encoding), parseOptions(layout.delimiter));
     } catch (err) {
       throw new InputError(`${where} cannot be parsed: ${(err as Error).message}`, location);
     }
@@ -224,29 +243,80 @@ export async function readCsvChunk(
 }
 
 /** Cells of a record with no quoted field: its text without the line break, split on the delimiter. */
-function splitPlainRecord(bytes: Buffer, start: number, end: number, delimiter: string): string[] {
+function splitPlainRecord(
+  bytes: Buffer,
+  start: number,
+  end: number,
+  delimiter: string,
+  encoding: CsvEncoding | undefined,
+): string[] {
   let textEnd = end;
   if (textEnd > start && bytes[textEnd - 1] === LF) {
     textEnd--;
     if (textEnd > start && bytes[textEnd - 1] === CR) textEnd--;
   }
-  return bytes.toString('utf8', start, textEnd).split(delimiter);
+  return decode(bytes, encoding, start, textEnd).split(delimiter);
+}
+
+/** Text of bytes in the layout's encoding; `Buffer.toString` for UTF-8 replaces invalid sequences with U+FFFD. */
+function decode(bytes: Buffer, encoding: CsvEncoding | undefined, start = 0, end = bytes.length): string {
+  return encoding === 'windows-1252' ? decodeWindows1252(bytes, start, end) : bytes.toString('utf8', start, end);
+}
+
+/**
+ * windows-1252 characters for bytes 0x80-0x9F (WHATWG Encoding Standard, index-windows-1252); every other byte is
+ * the code point of the same number, as in latin1. Node's `TextDecoder('windows-1252')` cannot be used: since
+ * v20.18.3 and v22.13.0 it decodes this range as latin1 (nodejs/node#56542, #60888), so 0x80 came out as U+0080
+ * instead of €.
+ */
+const WINDOWS_1252_HIGH =
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
+  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+const HAS_C1 = /[\u0080-\u009f]/;
+const C1 = /[\u0080-\u009f]/g;
+
+/** Text decoded as latin1 (one character per byte), as windows-1252. */
+export function latin1ToWindows1252(text: string): string {
+  return HAS_C1.test(text) ? text.replace(C1, (ch) => WINDOWS_1252_HIGH[ch.charCodeAt(0) - 0x80]!) : text;
+}
+
+/** windows-1252 bytes as text. */
+export function decodeWindows1252(bytes: Buffer, start = 0, end = bytes.length): string {
+  return latin1ToWindows1252(bytes.toString('latin1', start, end));
 }
 
 /** Checks a layout that came back from storage (plain JSON) and returns it typed. */
 export function toCsvLayout(layout: InputLayout): CsvLayout {
-  const { header, delimiter, bom, headerLine, dataStartByte } = layout;
+  const { header, delimiter, bom, headerLine, dataStartByte, encoding } = layout;
   if (
     !Array.isArray(header) ||
     !header.every((h) => typeof h === 'string') ||
     typeof delimiter !== 'string' ||
     typeof bom !== 'boolean' ||
     typeof headerLine !== 'number' ||
-    typeof dataStartByte !== 'number'
+    typeof dataStartByte !== 'number' ||
+    !(encoding === undefined || encoding === 'utf-8' || encoding === 'windows-1252')
   ) {
     throw new TypeError(`not a CSV layout: ${JSON.stringify(layout).slice(0, 200)}`);
   }
-  return { header: header as string[], delimiter, bom, headerLine, dataStartByte };
+  return withEncoding({ header: header as string[], delimiter, bom, headerLine, dataStartByte }, encoding);
+}
+
+/** The layout with its encoding, which is left out for UTF-8 so layouts read the same as before the option. */
+function withEncoding(layout: CsvLayout, encoding: CsvEncoding | undefined): CsvLayout {
+  return encoding === undefined || encoding === 'utf-8' ? layout : { ...layout, encoding };
+}
+
+interface TextFormat {
+  delimiter: string;
+  encoding: CsvEncoding;
+  bom: boolean;
+}
+
+function checkEncoding(encoding: string): void {
+  if (encoding !== 'utf-8' && encoding !== 'windows-1252') {
+    throw new RangeError(`CSV encoding must be utf-8 or windows-1252, got ${JSON.stringify(encoding)}`);
+  }
 }
 
 /**
@@ -444,9 +514,9 @@ async function readHeader(
   file: string,
   fileName: string,
   record: { start: number; end: number; line: number },
-  delimiter: string,
-  bom: boolean,
+  format: TextFormat,
 ): Promise<CsvLayout> {
+  const { delimiter, encoding, bom } = format;
   const where = { file: fileName, line: record.line, byteOffset: record.start };
   const at = `${fileName}: line ${record.line} (byte ${record.start})`;
   const bytes = await readRange(file, fileName, record.start, record.end);
@@ -455,7 +525,7 @@ async function readHeader(
     // Old Mac line endings would make the whole file one record; say so instead of reporting odd column names.
     throw new InputError(`${at}: header contains a carriage return that does not end a line`, where);
   }
-  const [cells] = parse(bytes, parseOptions(delimiter));
+  const [cells] = parse(decode(bytes, encoding), parseOptions(delimiter));
   const header = (cells ?? []).map((cell) => cell.trim());
   const seen = new Set<string>();
   header.forEach((name, i) => {
@@ -466,7 +536,7 @@ async function readHeader(
     if (name === '__proto__') throw new InputError(`${at}: ${column} has a reserved name`, where, 'schema_violation');
     seen.add(name);
   });
-  return { header, delimiter, bom, headerLine: record.line, dataStartByte: record.end };
+  return withEncoding({ header, delimiter, bom, headerLine: record.line, dataStartByte: record.end }, encoding);
 }
 
 function delimiterByte(delimiter: string): number {

@@ -297,3 +297,107 @@ describe('readCsvChunk', () => {
     expect(() => toCsvLayout({ header: 'a,b' })).toThrow(TypeError);
   });
 });
+
+describe('delimiter and encoding options', () => {
+  async function planWith(
+    file: string,
+    format: Parameters<typeof planCsvChunks>[3],
+    limits: CsvPlanLimits = roomy,
+  ): Promise<{ layout: CsvLayout; chunks: ChunkPlan[] }> {
+    let layout: CsvLayout | undefined;
+    const chunks: ChunkPlan[] = [];
+    for await (const item of planCsvChunks(file, 'in.csv', limits, format)) {
+      if ('layout' in item) layout = item.layout;
+      else chunks.push(item);
+    }
+    if (layout === undefined) throw new Error('no layout');
+    return { layout, chunks };
+  }
+
+  async function readWith(
+    file: string,
+    format: Parameters<typeof planCsvChunks>[3],
+    limits: CsvPlanLimits = roomy,
+  ): Promise<{ layout: CsvLayout; records: SourceRecord[] }> {
+    const { layout, chunks } = await planWith(file, format, limits);
+    // Readers get the delimiter and encoding from the stored layout, as a chunk activity would.
+    const stored = toCsvLayout(JSON.parse(JSON.stringify(layout)) as Record<string, unknown>);
+    const records: SourceRecord[] = [];
+    for (const chunk of chunks) records.push(...(await readCsvChunk(file, 'in.csv', stored, chunk)));
+    return { layout, records };
+  }
+
+  it('plans and reads semicolon-delimited files, quoted semicolons and line breaks included', async () => {
+    const file = fixture('id; name ;note\n1;Ana;"a;b"\n2;Bo;"two\nlines"\n3;"Cé";\n');
+    const { layout, records } = await readWith(file, { delimiter: ';' }, { maxRecords: 2, maxBytes: 1000 });
+    expect(layout).toEqual({
+      header: ['id', 'name', 'note'],
+      delimiter: ';',
+      bom: false,
+      headerLine: 1,
+      dataStartByte: 15,
+    });
+    expect(records.map((r) => [r.recordNo, r.location.line, r.fields])).toEqual([
+      [1, 2, { id: '1', name: 'Ana', note: 'a;b' }],
+      [2, 3, { id: '2', name: 'Bo', note: 'two\nlines' }],
+      [3, 5, { id: '3', name: 'Cé', note: '' }],
+    ]);
+  });
+
+  it('plans and reads tab-delimited files, where commas are ordinary text', async () => {
+    const file = fixture('id\tamount\tnote\r\n1\t1,50\t"tab\there"\r\n2\t2,00\tplain, text\r\n');
+    const { layout, records } = await readWith(file, { delimiter: '\t' });
+    expect(layout.delimiter).toBe('\t');
+    expect(records.map((r) => r.fields)).toEqual([
+      { id: '1', amount: '1,50', note: 'tab\there' },
+      { id: '2', amount: '2,00', note: 'plain, text' },
+    ]);
+  });
+
+  it('decodes windows-1252: é, ü and the € at 0x80 that latin1 does not have', async () => {
+    // "name;price;note\nCafé;€ 5;"Müller, “quoted”"\nüber;€1,50;x\n" in windows-1252.
+    const cp1252 = (text: string): Buffer =>
+      Buffer.from([...text].map((ch) => ({ '€': 0x80, '“': 0x93, '”': 0x94 })[ch] ?? ch.charCodeAt(0)));
+    const bytes = cp1252('name;price;note\nCafé;€ 5;"Müller, “quoted”"\nüber;€1,50;x\n');
+    expect(bytes.includes(0xc3)).toBe(false);
+    expect([...bytes.subarray(16, 25)]).toEqual([0x43, 0x61, 0x66, 0xe9, 0x3b, 0x80, 0x20, 0x35, 0x3b]);
+    const file = fixture(bytes);
+    const { layout, records } = await readWith(file, { delimiter: ';', encoding: 'windows-1252' });
+    expect(layout).toEqual({
+      header: ['name', 'price', 'note'],
+      delimiter: ';',
+      bom: false,
+      headerLine: 1,
+      dataStartByte: 16,
+      encoding: 'windows-1252',
+    });
+    expect(records.map((r) => [r.location, r.fields])).toEqual([
+      [
+        { file: 'in.csv', line: 2, byteOffset: 16 },
+        { name: 'Café', price: '€ 5', note: 'Müller, “quoted”' },
+      ],
+      [
+        { file: 'in.csv', line: 3, byteOffset: 44 },
+        { name: 'über', price: '€1,50', note: 'x' },
+      ],
+    ]);
+    // A windows-1252 header is decoded too.
+    const header = await planWith(fixture(cp1252('Größe;€\n1;2\n')), { delimiter: ';', encoding: 'windows-1252' });
+    expect(header.layout.header).toEqual(['Größe', '€']);
+    // The same bytes read as UTF-8 are not text.
+    const utf8 = await readWith(file, { delimiter: ';' });
+    expect(utf8.records[0]?.fields.price).toBe('\ufffd 5');
+    expect(utf8.layout).not.toHaveProperty('encoding');
+  });
+
+  it('rejects delimiters that are not one byte and unknown encodings', async () => {
+    const file = fixture('a,b\n1,2\n');
+    for (const delimiter of ['', ';;', '"', '\n', '€']) {
+      await expect(planWith(file, { delimiter })).rejects.toThrow(RangeError);
+    }
+    await expect(planWith(file, { encoding: 'latin1' as 'utf-8' })).rejects.toThrow(RangeError);
+    expect(() =>
+      toCsvLayout({ header: [], delimiter: ',', bom: false, headerLine: 1, dataStartByte: 0, encoding: 'x' }),
+    ).toThrow(TypeError);
+  });
+});
