@@ -231,7 +231,7 @@ describe('inventory profile and registry', () => {
   it('is registered under its id', () => {
     expect(getProfile('inventory')).toBe(inventoryProfile);
     expect(profiles.inventory).toBe(inventoryProfile);
-    expect(() => getProfile('freight')).toThrow('unknown profile "freight"; known profiles: inventory');
+    expect(() => getProfile('nope')).toThrow('unknown profile "nope"; known profiles: inventory, ');
     expect(() => getProfile('toString')).toThrow('unknown profile');
   });
 

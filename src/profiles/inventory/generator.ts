@@ -5,7 +5,11 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
-import type { ExpectedOutcome } from '../types.ts';
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { parse } from 'csv-parse';
+import { writeXlsx } from '../../formats/xlsx-write.ts';
+import type { ExpectedOutcome, GenerateOptions } from '../types.ts';
 import { GRANT_PREFIXES } from './schema.ts';
 import { QUANTITY_OUTLIER_ABOVE } from './classify.ts';
 
@@ -224,6 +228,8 @@ export async function generateInventoryManifest(
       await finished(file);
     }
   } catch (err) {
+    // Destroying a stream with a write in flight emits an error; without a listener it would crash the process.
+    file?.on('error', () => undefined);
     file?.destroy();
     throw err;
   } finally {
@@ -286,5 +292,43 @@ class BatchedWriter {
 
   release(): void {
     this.stream.off('error', this.onError);
+  }
+}
+
+/**
+ * `sluice generate inventory`: a manifest in CSV, or in XLSX as a spreadsheet export would give it (quantities as
+ * numbers and acquisition dates as date cells where they are valid, everything else as text). Same rows, same oracle.
+ */
+export async function generateInventoryFile(out: string, opts: GenerateOptions): Promise<ExpectedOutcome> {
+  const format = opts.format ?? 'csv';
+  if (format === 'csv') return generateInventoryManifest(out, opts);
+  const csv = `${out}.${process.pid}.tmp.csv`;
+  try {
+    const expected = await generateInventoryManifest(csv, opts);
+    const rows = createReadStream(csv).pipe(parse({ relax_column_count: true }));
+    await writeXlsx(out, [{ name: 'Manifest', rows: spreadsheetCells(rows) }], { sharedStrings: false });
+    return { ...expected, format: 'xlsx' };
+  } finally {
+    await rm(csv, { force: true });
+  }
+}
+
+async function* spreadsheetCells(rows: AsyncIterable<string[]>): AsyncGenerator<(string | number | Date)[]> {
+  let header: string[] | undefined;
+  for await (const row of rows) {
+    if (!header) {
+      header = row;
+      yield row;
+      continue;
+    }
+    yield row.map((cell, i) => {
+      const column = header![i];
+      if (column === 'quantity' && /^\d{1,9}$/.test(cell)) return Number(cell);
+      if (column === 'acquisition_date' && /^\d{4}-\d{2}-\d{2}$/.test(cell)) {
+        const date = new Date(`${cell}T00:00:00Z`);
+        if (!Number.isNaN(date.getTime()) && date.toISOString().startsWith(cell)) return date;
+      }
+      return cell;
+    });
   }
 }
