@@ -24,8 +24,9 @@ const sluice = await SluiceClient.connect(env);
 const temporal = await resolveTemporalCli({ install: false });
 try {
   const sample = DEMO_SAMPLES[1]!;
+  if (!('file' in sample)) throw new Error('the second demo sample must be a bundled inventory file');
   const batchId = `replay-${Date.now()}`;
-  await sluice.submitBatch({ ...sample, batchId });
+  await sluice.submitBatch({ file: sample.file, profile: sample.profile, batchId });
   const settled = await sluice.settled(batchId);
   if (settled.status !== 'awaiting_review') throw new Error(`expected a batch awaiting review, got ${settled.status}`);
 

@@ -1,9 +1,15 @@
 /** The profile registry: one line per profile. */
 import { inventoryProfile } from './inventory/index.ts';
+import { freightProfile } from './freight/index.ts';
+import { rebateProfile } from './rebate/index.ts';
+import { customsProfile } from './customs/index.ts';
 import type { Profile, ReferenceKind } from './types.ts';
 
 export const profiles: Readonly<Record<string, Profile>> = {
   [inventoryProfile.id]: inventoryProfile,
+  [rebateProfile.id]: rebateProfile,
+  [freightProfile.id]: freightProfile,
+  [customsProfile.id]: customsProfile,
 };
 
 /** The profile with this id; throws an Error naming the known profiles otherwise. */
