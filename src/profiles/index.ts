@@ -2,6 +2,7 @@
 import { inventoryProfile } from './inventory/index.ts';
 import { freightProfile } from './freight/index.ts';
 import { rebateProfile } from './rebate/index.ts';
+import { supplyFeedProfile } from './supply-feed/index.ts';
 import { customsProfile } from './customs/index.ts';
 import type { Profile, ReferenceKind } from './types.ts';
 
@@ -9,6 +10,7 @@ export const profiles: Readonly<Record<string, Profile>> = {
   [inventoryProfile.id]: inventoryProfile,
   [rebateProfile.id]: rebateProfile,
   [freightProfile.id]: freightProfile,
+  [supplyFeedProfile.id]: supplyFeedProfile,
   [customsProfile.id]: customsProfile,
 };
 

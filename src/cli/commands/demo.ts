@@ -45,6 +45,8 @@ export const DEMO_SAMPLES: readonly DemoSample[] = [
     profile: 'rebate',
     references: { promotions: sample('rebate/promotions.csv') },
   },
+  // Purchase orders: ship notices and invoices are matched against them once committed (docs/profiles/supply-feed.md).
+  { file: sample('supply-feed/purchase-orders.edi'), profile: 'supply-feed' },
 ];
 
 /**
