@@ -11,12 +11,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { customsProfile } from '../../src/profiles/customs/index.ts';
 import type { ExpectedOutcome } from '../../src/profiles/types.ts';
 import type { BatchReport } from '../../src/shared/contracts.ts';
-import { REPO_ROOT, checkInvariants, expectAuditConsistent, runCli, useSluiceTest } from '../helpers/sluice-env.ts';
+import { checkInvariants, expectAuditConsistent, runCli, useSluiceTest } from '../helpers/sluice-env.ts';
+import { sharedDataFile } from '../helpers/shared-data.ts';
 
 const t = useSluiceTest('profile-customs');
 
 /** The shared HS 2022 nomenclature, read from beside the repository (never copied into it). */
-const HS_FILE = path.join(REPO_ROOT, '../shared/data/hs2022/harmonized-system.csv');
+const HS_FILE = sharedDataFile('data/hs2022/harmonized-system.csv');
 const RECORDS = 800;
 const DEFECTS = {
   missing_field: 0.02,

@@ -33,11 +33,12 @@ import type { HsEntry } from '../../src/profiles/customs/reference.ts';
 import { customsOptionsSchema, validateCustoms } from '../../src/profiles/customs/schema.ts';
 import type { ExpectedOutcome, InputOptions, ProfileContext, SourceRecord } from '../../src/profiles/types.ts';
 import { InputError } from '../../src/profiles/types.ts';
+import { sharedDataFile } from '../helpers/shared-data.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SAMPLES = join(REPO, 'samples/customs');
 /** The shared HS 2022 nomenclature (never copied into the repository). */
-const HS_FILE = join(REPO, '../shared/data/hs2022/harmonized-system.csv');
+const HS_FILE = sharedDataFile('data/hs2022/harmonized-system.csv');
 const CBC = 'urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2';
 
 let dir: string;
