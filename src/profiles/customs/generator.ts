@@ -11,7 +11,6 @@
  * or without digit grouping; XML writes XML Schema decimals and dates. The oracle assumes the default
  * `profile_options` (locale en-US, tolerance 0.01, minimum OCR confidence 0.85).
  */
-import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
@@ -22,6 +21,7 @@ import { add, decimal, format, mul, round, sub } from './decimal.ts';
 import { formatDate, formatNumber, parseNumber } from './locale.ts';
 import type { Locale } from './locale.ts';
 import { CSV_COLUMNS, CUSTOMS_EXTENSION_NS } from './layouts.ts';
+import { BatchedWriter, cumulativeRates, csvCell, mulberry32 } from '../generator-kit.ts';
 
 export const CUSTOMS_FORMATS = ['json', 'ndjson', 'xml', 'csv'] as const;
 export type CustomsFormat = (typeof CUSTOMS_FORMATS)[number];
@@ -154,7 +154,6 @@ const MISSING_FIELDS = [
   'lines[].origin_country',
 ];
 const DUPLICATE_POOL_SIZE = 4096;
-const WRITE_BATCH_CHARS = 1 << 18;
 
 /** One invoice as drafted, before it is written in a format. Amounts are canonical decimal text. */
 export interface Draft {
@@ -195,7 +194,7 @@ export async function generateCustomsInvoices(out: string, opts: GenerateOptions
   if (!CUSTOMS_FORMATS.includes(fmt))
     throw new RangeError(`customs generates ${CUSTOMS_FORMATS.join(', ')}, not ${fmt}`);
   if (!Number.isSafeInteger(records) || records < 0) throw new RangeError(`records must be a count, got ${records}`);
-  const thresholds = cumulativeRates(opts.defects);
+  const thresholds = cumulativeRates(DEFECTS, opts.defects, 'customs');
   const rnd = mulberry32(seed);
   const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
@@ -675,64 +674,3 @@ function xmlOf(d: Draft): string {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
-
-/** Cumulative thresholds in `DEFECTS` order, checked to be fractions that sum to at most 1. */
-function cumulativeRates(defects: Record<string, number>): number[] {
-  for (const name of Object.keys(defects)) {
-    if (!(DEFECTS as readonly string[]).includes(name)) {
-      throw new RangeError(`unknown customs defect ${name}; known: ${DEFECTS.join(', ')}`);
-    }
-  }
-  let sum = 0;
-  return DEFECTS.map((d) => {
-    const rate = defects[d] ?? 0;
-    if (!(rate >= 0 && rate <= 1)) throw new RangeError(`defect rate ${d} must be within 0..1, got ${rate}`);
-    sum += rate;
-    if (sum > 1 + 1e-9) throw new RangeError(`defect rates add up to more than 1: ${JSON.stringify(defects)}`);
-    return sum;
-  });
-}
-
-const NEEDS_QUOTES = /[",\r\n]/;
-const csvCell = (value: string): string => (NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
-
-/** mulberry32: a tiny, fast, well-distributed 32-bit PRNG; returns floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Joins small strings into large writes and waits for 'drain' when the stream asks it to (back-pressure). */
-class BatchedWriter {
-  private pending = '';
-  private failure: unknown;
-  private readonly onError = (err: unknown): void => {
-    this.failure = err;
-  };
-
-  constructor(private readonly stream: NodeJS.WritableStream) {
-    stream.on('error', this.onError);
-  }
-
-  async write(text: string): Promise<void> {
-    this.pending += text;
-    if (this.pending.length >= WRITE_BATCH_CHARS) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    const text = this.pending;
-    this.pending = '';
-    if (text !== '' && !this.stream.write(text)) await once(this.stream, 'drain');
-  }
-
-  release(): void {
-    this.stream.off('error', this.onError);
-  }
-}

@@ -5,7 +5,6 @@
  * so a file resubmitted in another format is a batch of duplicates. Streams, so a million invoices take seconds and
  * little memory.
  */
-import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
@@ -14,6 +13,7 @@ import { formatCents, multiplyToCents, parseDecimal } from './money.ts';
 import type { RatePeriod } from './reference.ts';
 import { RATE_COLUMNS } from './reference.ts';
 import type { CSV_OPTIONAL, CSV_REQUIRED } from './readers.ts';
+import { BatchedWriter, cumulativeRates, csvCell, mulberry32 } from '../generator-kit.ts';
 
 /** Every kind of defect the generator can plant; each is named after the reason code its invoice is held with. */
 export const DEFECTS = [
@@ -217,7 +217,6 @@ const BAD_DATES: Record<GeneratorFormat, readonly string[]> = {
   csv: ['2024-02-30', '2024-13-01', '05/14/2024', '2025-6-5'],
 };
 const DUPLICATE_POOL_SIZE = 1024;
-const WRITE_BATCH_CHARS = 1 << 18;
 
 export interface FreightGenerateOptions extends Omit<GenerateOptions, 'defects'> {
   defects?: Partial<Record<string, number>>;
@@ -234,7 +233,7 @@ export async function generateFreightInvoices(out: string, opts: FreightGenerate
   if (!GENERATOR_FORMATS.includes(format))
     throw new RangeError(`freight generates ${GENERATOR_FORMATS.join(', ')}, not ${format}`);
   if (!Number.isSafeInteger(records) || records < 0) throw new RangeError(`records must be a count, got ${records}`);
-  const thresholds = cumulativeRates(opts.defects ?? {});
+  const thresholds = cumulativeRates(DEFECTS, opts.defects ?? {}, 'freight');
 
   const contracts = contractIndex();
   const rnd = mulberry32(seed);
@@ -641,65 +640,4 @@ function csvWriter(writer: BatchedWriter): FormatWriter {
     },
     async end() {},
   };
-}
-
-const NEEDS_QUOTES = /[",\r\n]/;
-const csvCell = (value: string): string => (NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
-
-/** Cumulative thresholds in `DEFECTS` order, checked to be fractions that sum to at most 1. */
-function cumulativeRates(defects: Partial<Record<string, number>>): number[] {
-  for (const name of Object.keys(defects)) {
-    if (!(DEFECTS as readonly string[]).includes(name)) {
-      throw new RangeError(`unknown freight defect ${name}; known: ${DEFECTS.join(', ')}`);
-    }
-  }
-  let sum = 0;
-  return DEFECTS.map((d) => {
-    const rate = defects[d] ?? 0;
-    if (!(rate >= 0 && rate <= 1)) throw new RangeError(`defect rate ${d} must be within 0..1, got ${rate}`);
-    sum += rate;
-    if (sum > 1 + 1e-9) throw new RangeError(`defect rates add up to more than 1: ${JSON.stringify(defects)}`);
-    return sum;
-  });
-}
-
-/** mulberry32: a tiny, fast, well-distributed 32-bit PRNG; returns floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Joins small strings into large writes and waits for 'drain' when the stream asks it to (back-pressure). */
-class BatchedWriter {
-  private pending = '';
-  private failure: unknown;
-  private readonly onError = (err: unknown): void => {
-    this.failure = err;
-  };
-
-  constructor(private readonly stream: NodeJS.WritableStream) {
-    stream.on('error', this.onError);
-  }
-
-  async write(text: string): Promise<void> {
-    this.pending += text;
-    if (this.pending.length >= WRITE_BATCH_CHARS) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    const text = this.pending;
-    this.pending = '';
-    if (text !== '' && !this.stream.write(text)) await once(this.stream, 'drain');
-  }
-
-  release(): void {
-    this.stream.off('error', this.onError);
-  }
 }

@@ -2,7 +2,6 @@
  * Synthetic lab inventory manifests with planted defects and the outcome they must produce (the oracle), for tests,
  * benchmarks and the demo. Deterministic for a seed; streams, so a million records take seconds and little memory.
  */
-import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { createReadStream } from 'node:fs';
@@ -12,6 +11,7 @@ import { writeXlsx } from '../../formats/xlsx-write.ts';
 import type { ExpectedOutcome, GenerateOptions } from '../types.ts';
 import { GRANT_PREFIXES } from './schema.ts';
 import { QUANTITY_OUTLIER_ABOVE } from './classify.ts';
+import { BatchedWriter, cumulativeRates, csvCell, mulberry32 } from '../generator-kit.ts';
 
 /** Fractions (0..1) of records that get each defect; a record gets at most one. The sum must not exceed 1. */
 export interface InventoryDefectRates {
@@ -78,7 +78,6 @@ const BAD_DATES = ['2023-02-30', '2021-04-31', '2023-13-01', '03/15/2023', '2023
 const BAD_LOCATIONS = ['Room 101', 'chem-101', 'CHEM 101', 'Bldg 4, Rm 210', 'C-101', 'FREEZER-#3', 'BIOLOGYSCI-101'];
 const NOTES = ['', '', '', 'received damaged', 'see ticket 42, replaced', 'calibrated "2024"'];
 const DUPLICATE_POOL_SIZE = 4096;
-const WRITE_BATCH_CHARS = 1 << 18;
 
 /**
  * Writes a manifest to `out` (a file path, or a stream left open for the caller) and returns the expected outcome.
@@ -89,7 +88,7 @@ export async function generateInventoryManifest(
 ): Promise<ExpectedOutcome> {
   const { records, defects = {}, seed = 1, extraColumn = false } = opts;
   if (!Number.isSafeInteger(records) || records < 0) throw new RangeError(`records must be a count, got ${records}`);
-  const thresholds = cumulativeRates(defects);
+  const thresholds = cumulativeRates(DEFECTS, defects);
 
   const rnd = mulberry32(seed);
   // Asset ids carry the seed, so files generated with different seeds never share an idempotency key: the ledger is
@@ -236,63 +235,6 @@ export async function generateInventoryManifest(
     writer.release();
   }
   return outcome;
-}
-
-/** Cumulative thresholds in `DEFECTS` order, checked to be fractions that sum to at most 1. */
-function cumulativeRates(defects: InventoryDefectRates): number[] {
-  let sum = 0;
-  return DEFECTS.map((d) => {
-    const rate = defects[d] ?? 0;
-    if (!(rate >= 0 && rate <= 1)) throw new RangeError(`defect rate ${d} must be within 0..1, got ${rate}`);
-    sum += rate;
-    if (sum > 1 + 1e-9) throw new RangeError(`defect rates add up to more than 1: ${JSON.stringify(defects)}`);
-    return sum;
-  });
-}
-
-const NEEDS_QUOTES = /[",\r\n]/;
-const csvCell = (value: string): string => (NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
-
-/** mulberry32: a tiny, fast, well-distributed 32-bit PRNG; returns floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Joins small strings into large writes and waits for 'drain' when the stream asks it to (back-pressure). */
-class BatchedWriter {
-  private pending = '';
-  private failure: unknown;
-  private readonly onError = (err: unknown): void => {
-    this.failure = err;
-  };
-
-  constructor(private readonly stream: NodeJS.WritableStream) {
-    stream.on('error', this.onError);
-  }
-
-  async write(text: string): Promise<void> {
-    this.pending += text;
-    if (this.pending.length >= WRITE_BATCH_CHARS) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    const text = this.pending;
-    this.pending = '';
-    // `once` rejects if the stream errors while we wait.
-    if (text !== '' && !this.stream.write(text)) await once(this.stream, 'drain');
-  }
-
-  release(): void {
-    this.stream.off('error', this.onError);
-  }
 }
 
 /**

@@ -18,6 +18,7 @@ import type { XlsxCellValue, XlsxRowInput } from '../../formats/xlsx-write.ts';
 import type { ExpectedOutcome, GenerateOptions } from '../types.ts';
 import { REBATE_COLUMNS, daysInMonth } from './schema.ts';
 import { PROMOTION_COLUMNS } from './reference.ts';
+import { cumulativeRates, csvCell, mulberry32, WRITE_BATCH_CHARS } from '../generator-kit.ts';
 
 export const REBATE_DEFECTS = [
   'unknown_promotion',
@@ -266,7 +267,6 @@ const BAD_QUANTITIES = ['0', '-5', '1.5', '2.25', '1e3', 'ten', '12 units', '+4'
 const BAD_AMOUNTS = ['12.345', '-10.00', '0.00', '1,234.50', '$12.00', 'abc', '12.50 USD', '1e4', '10000000000.00'];
 const UNKNOWN_PROMOTIONS = ['PR-23-999', 'PR-25-000', 'PR-26-777', 'PROMO-1', 'pr-25-101'];
 const DUPLICATE_POOL_SIZE = 4096;
-const WRITE_BATCH_CHARS = 1 << 18;
 
 /** Months of a window as `YYYY-MM`, whole months only (so either window rule accepts them). */
 function wholeMonths(p: MasterPromotion): string[] {
@@ -304,7 +304,7 @@ function oracleAccrualCents(p: MasterPromotion, quantity: number, amountCents: n
  */
 function* claimLines(opts: Required<Omit<GenerateRebateOptions, 'format'>>, outcome: RebateExpectedOutcome) {
   const { records, seed, defects } = opts;
-  const thresholds = cumulativeRates(defects);
+  const thresholds = cumulativeRates(REBATE_DEFECTS, defects, 'rebate');
   const rnd = mulberry32(seed);
   const seedTag = seed.toString(36).toUpperCase();
   const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
@@ -435,9 +435,8 @@ export async function generateRebateClaims(out: string, opts: GenerateRebateOpti
   const { records, seed = 1, defects = {}, format = 'csv' } = opts;
   if (!Number.isSafeInteger(records) || records < 0) throw new RangeError(`records must be a count, got ${records}`);
   if (!REBATE_FORMATS.includes(format)) throw new RangeError(`rebate files are ${REBATE_FORMATS.join(' or ')}`);
-  for (const d of Object.keys(defects)) {
-    if (!(REBATE_DEFECTS as readonly string[]).includes(d)) throw new RangeError(`unknown rebate defect ${d}`);
-  }
+  // Checked here, before the file is opened: the lines are drawn lazily while they are written.
+  cumulativeRates(REBATE_DEFECTS, defects, 'rebate');
   const outcome: RebateExpectedOutcome = {
     profile: 'rebate',
     records,
@@ -454,9 +453,6 @@ export async function generateRebateClaims(out: string, opts: GenerateRebateOpti
   else await writeXlsx(out, [{ name: 'Claims', rows: xlsxRows(lines) }]);
   return outcome;
 }
-
-const NEEDS_QUOTES = /[",\r\n]/;
-const csvCell = (value: string): string => (NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
 
 /** The amount as a person or a system might write it: `120.50`, `120.5`, ` 120.50 `. */
 function csvAmount(line: Line): string {
@@ -537,30 +533,6 @@ function* xlsxRows(lines: Iterable<Line>): Generator<XlsxRowInput> {
       line.line_ref,
     ];
   }
-}
-
-/** Cumulative thresholds in `REBATE_DEFECTS` order, checked to be fractions that sum to at most 1. */
-function cumulativeRates(defects: Partial<Record<RebateDefect, number>>): number[] {
-  let sum = 0;
-  return REBATE_DEFECTS.map((d) => {
-    const rate = defects[d] ?? 0;
-    if (!(rate >= 0 && rate <= 1)) throw new RangeError(`defect rate ${d} must be within 0..1, got ${rate}`);
-    sum += rate;
-    if (sum > 1 + 1e-9) throw new RangeError(`defect rates add up to more than 1: ${JSON.stringify(defects)}`);
-    return sum;
-  });
-}
-
-/** mulberry32: a tiny, fast, well-distributed 32-bit PRNG; returns floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The `ProfileGenerator` of the rebate profile. */

@@ -12,7 +12,6 @@
  * Order documents are derived from their number (a generator seeded by the run's seed and the order's index), so a
  * notice can be built against any order without holding the orders in memory: a million records take little memory.
  */
-import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { extname } from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -21,6 +20,7 @@ import type { XlsxCellValue } from '../../formats/xlsx-write.ts';
 import type { ExpectedOutcome, GenerateOptions } from '../types.ts';
 import type { TABULAR_COLUMNS } from './readers.ts';
 import type { DocType } from './schema.ts';
+import { BatchedWriter, cumulativeRates, csvCell, mulberry32 } from '../generator-kit.ts';
 
 export const SUPPLY_FORMATS = ['x12', 'csv', 'xlsx', 'xml'] as const;
 export type SupplyFormat = (typeof SUPPLY_FORMATS)[number];
@@ -119,18 +119,6 @@ interface GenDoc {
   parseError?: boolean;
   /** The document's second-row date (CSV/XLSX) or repeated <Date> (XML) when it is a parse error. */
   conflictingDate?: string;
-}
-
-/** mulberry32: a tiny, fast, well-distributed 32-bit PRNG; returns floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Rng = () => number;
@@ -245,7 +233,7 @@ export async function generateSupplyFeed(out: string, opts: GenerateOptions): Pr
   if (!SUPPLY_FORMATS.includes(format))
     throw new RangeError(`supply-feed generates ${SUPPLY_FORMATS.join(', ')}, not ${format}`);
   if (!Number.isSafeInteger(records) || records < 0) throw new RangeError(`records must be a count, got ${records}`);
-  const thresholds = cumulativeRates(opts.defects);
+  const thresholds = cumulativeRates(SUPPLY_DEFECTS, opts.defects);
   const run = new Run(seed);
   const orderCount = purchaseOrderCount(records);
 
@@ -408,23 +396,6 @@ function plant(
   }
 }
 
-/** Cumulative thresholds in `SUPPLY_DEFECTS` order, checked to be fractions that sum to at most 1. */
-function cumulativeRates(defects: Record<string, number>): number[] {
-  for (const name of Object.keys(defects)) {
-    if (!(SUPPLY_DEFECTS as readonly string[]).includes(name)) {
-      throw new RangeError(`unknown defect ${name}; known: ${SUPPLY_DEFECTS.join(', ')}`);
-    }
-  }
-  let sum = 0;
-  return SUPPLY_DEFECTS.map((d) => {
-    const rate = defects[d] ?? 0;
-    if (!(rate >= 0 && rate <= 1)) throw new RangeError(`defect rate ${d} must be within 0..1, got ${rate}`);
-    sum += rate;
-    if (sum > 1 + 1e-9) throw new RangeError(`defect rates add up to more than 1: ${JSON.stringify(defects)}`);
-    return sum;
-  });
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Rendering
 
@@ -483,9 +454,6 @@ function* tabularRows(doc: GenDoc): Generator<Record<(typeof EXPORT_COLUMNS)[num
     };
   }
 }
-
-const NEEDS_QUOTES = /[",\r\n]/;
-const csvCell = (value: string): string => (NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
 
 function* csvText(docs: Iterable<GenDoc>): Generator<string> {
   yield `${EXPORT_COLUMNS.join(',')}\n`;
@@ -635,33 +603,4 @@ function* x12Text(docs: Iterable<GenDoc>): Generator<string> {
   }
   yield* closeGroup();
   yield `IEA*${groups}*000000001~\n`;
-}
-
-/** Joins small strings into large writes and waits for 'drain' when the stream asks it to (back-pressure). */
-class BatchedWriter {
-  private pending = '';
-  private failure: unknown;
-  private readonly onError = (err: unknown): void => {
-    this.failure = err;
-  };
-
-  constructor(private readonly stream: NodeJS.WritableStream) {
-    stream.on('error', this.onError);
-  }
-
-  async write(text: string): Promise<void> {
-    this.pending += text;
-    if (this.pending.length >= 1 << 18) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    const text = this.pending;
-    this.pending = '';
-    if (text !== '' && !this.stream.write(text)) await once(this.stream, 'drain');
-  }
-
-  release(): void {
-    this.stream.off('error', this.onError);
-  }
 }
