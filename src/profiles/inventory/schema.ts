@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import type { FieldIssue, ValidationOutcome, SourceFields } from '../types.ts';
+import { flatRecordIssues } from '../flat-record-issues.ts';
 
 /** Institutional grant prefixes (seed 004). Matched case-sensitively on the raw value, as the seed's validator does. */
 export const GRANT_PREFIXES = ['NIH-', 'NSF-', 'DOE-', 'DOD-', 'EPA-'] as const;
@@ -130,22 +131,7 @@ export function validateInventory(fields: SourceFields): ValidationOutcome<Inven
   const result = inventoryRecordSchema.safeParse(fields);
   if (result.success) return { ok: true, record: result.data };
 
-  const issues: FieldIssue[] = [];
-  for (const zi of result.error.issues) {
-    if (zi.code === 'unrecognized_keys') {
-      for (const key of zi.keys) {
-        issues.push({ path: key, code: 'unknown_column', message: `unknown column ${key}`, value: fields[key] });
-      }
-      continue;
-    }
-    const path = String(zi.path[0] ?? '');
-    const value = Object.hasOwn(fields, path) ? fields[path] : undefined;
-    // Besides our own custom issues, zod reports only type errors: an absent column, or a value that is not text.
-    const code: IssueCode =
-      zi.code === 'custom' ? (zi.params?.code as IssueCode) : value === undefined ? 'missing' : 'invalid_type';
-    const message = code === 'missing' ? `${path} is missing` : zi.message;
-    issues.push(value === undefined ? { path, code, message } : { path, code, message, value });
-  }
+  const issues = flatRecordIssues(result.error, fields);
   return { ok: false, reasonCode: reasonFor(issues), issues };
 }
 

@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import type { FieldIssue, SourceFields, ValidationOutcome } from '../types.ts';
 import { formatCents, toCents } from './accrual.ts';
+import { flatRecordIssues } from '../flat-record-issues.ts';
 
 /** The canonical columns, in the order files are written. The last two are optional. */
 export const REBATE_COLUMNS = [
@@ -270,22 +271,7 @@ export function validateRebateLine(fields: SourceFields): ValidationOutcome<Reba
     return { ok: true, record };
   }
 
-  const issues: FieldIssue[] = [];
-  for (const zi of result.error.issues) {
-    if (zi.code === 'unrecognized_keys') {
-      for (const key of zi.keys) {
-        issues.push({ path: key, code: 'unknown_column', message: `unknown column ${key}`, value: fields[key] });
-      }
-      continue;
-    }
-    const path = String(zi.path[0] ?? '');
-    const value = Object.hasOwn(fields, path) ? fields[path] : undefined;
-    // Besides our own custom issues, zod reports only type errors: an absent column, or a value of the wrong type.
-    const code: IssueCode =
-      zi.code === 'custom' ? (zi.params?.code as IssueCode) : value === undefined ? 'missing' : 'invalid_type';
-    const message = code === 'missing' ? `${path} is missing` : zi.message;
-    issues.push(value === undefined ? { path, code, message } : { path, code, message, value });
-  }
+  const issues = flatRecordIssues(result.error, fields);
   return { ok: false, reasonCode: reasonFor(issues), issues };
 }
 
