@@ -3,7 +3,8 @@
  * returns counts; the records pass between stages through the worker's ChunkCache, and a stage that finds the cache
  * empty recomputes the earlier stages from the blob (they are pure functions of the input bytes).
  */
-import type { BatchConfig, RecordCounts, StageRef } from '../shared/contracts.ts';
+import { Context } from '@temporalio/activity';
+import type { BatchConfig, ChunkCommitResult, StageRef } from '../shared/contracts.ts';
 import { profileContext } from '../profiles/context.ts';
 import type {
   Classification,
@@ -134,7 +135,7 @@ export function createChunkStageActivities({ db, blobs, getProfile }: ActivityDe
       return { held: labels.filter((c) => c?.hold === true).length };
     }),
 
-    commitChunk: stage('commit', async (ref, state): Promise<RecordCounts> => {
+    commitChunk: stage('commit', async (ref, state): Promise<ChunkCommitResult> => {
       const profile = getProfile(ref.profile);
       const records = await source(ref, state);
       const outcomes = await validated(ref, state);
@@ -147,14 +148,15 @@ export function createChunkStageActivities({ db, blobs, getProfile }: ActivityDe
         commitChunk(db, { batchId: ref.batchId, profile: ref.profile, chunkNo: ref.chunkNo, commit, held }, deliver),
       );
       cache.delete(keyOf(ref));
-      return counts;
+      // The attempt feeds the batch's circuit breaker: a commit that needed retries counts its failed attempts.
+      return { ...counts, attempt: Context.current().info.attempt };
     }),
 
     /**
      * A chunk that cannot be read at all (a permanent parse failure) is not dropped: every record in its range is
      * held for review with reason `parse_error` and the located error, so the batch accounts for each one.
      */
-    quarantineChunk: async (input: { ref: ChunkRef; error: string }): Promise<RecordCounts> => {
+    quarantineChunk: async (input: { ref: ChunkRef; error: string }): Promise<ChunkCommitResult> => {
       const { ref, error } = input;
       try {
         const chunk = await getChunk(db, ref.batchId, ref.chunkNo);

@@ -72,6 +72,8 @@ export interface AuditReport {
   records: number;
   chunks: number;
   counts: RecordCounts;
+  /** Records of chunks a stopped batch never dispatched: they have no disposition, and no journey. */
+  notProcessed: number;
   ledgerHash: string;
   /** The ledger hash the completed workflow recorded in its history (null while it runs). */
   recordedLedgerHash: string | null;
@@ -237,10 +239,8 @@ export async function auditBatch(
   const contentCheck = new Check('ledger_content', 'every ledger row is what its input record (and amendment) gives');
   const hash = createHash('sha256');
 
-  const summary = await dispositionSummary(db, batchId);
-  if (summary.rows !== batch.records || summary.distinctRecords !== batch.records) {
-    dispositionCheck.fail(`${summary.rows} disposition row(s) for ${batch.records} input records`);
-  }
+  const stopped = finalReport?.status === 'stopped';
+  let notProcessed = 0;
   const outside = await ledgerRowsOutside(db, batchId, batch.records);
   if (outside > 0)
     ledgerCheck.fail(`${outside} ledger row(s) of the batch carry record numbers outside 1..${batch.records}`);
@@ -253,11 +253,17 @@ export async function auditBatch(
       continue;
     }
     const last = chunk.firstRecord + chunk.recordCount - 1;
-    const source = file ? await profile.readChunk(file, batch.fileName, batch.layout, chunk) : [];
-    recordsRead += source.length;
     const dispositions = new Map(
       (await dispositionsInRange(db, batchId, chunk.firstRecord, last)).map((d) => [d.recordNo, d]),
     );
+    if (stopped && dispositions.size === 0) {
+      // A stopped batch never dispatched this chunk: its records are reported as not processed.
+      notProcessed += chunk.recordCount;
+      recordsRead += chunk.recordCount;
+      continue;
+    }
+    const source = file ? await profile.readChunk(file, batch.fileName, batch.layout, chunk) : [];
+    recordsRead += source.length;
     const ledger = new Map<number, { idempotencyKey: string; businessKey: string; payloadText: string }>();
     for await (const row of ledgerRows(db, batchId, { from: chunk.firstRecord, to: last })) {
       ledger.set(row.recordNo, row);
@@ -333,6 +339,19 @@ export async function auditBatch(
   }
   if (recordsRead !== batch.records)
     dispositionCheck.fail(`read ${recordsRead} records from the input, the plan says ${batch.records}`);
+  const summary = await dispositionSummary(db, batchId);
+  const processed = batch.records - notProcessed;
+  if (summary.rows !== processed || summary.distinctRecords !== processed) {
+    dispositionCheck.fail(
+      `${summary.rows} disposition row(s) for ${processed} input records` +
+        (notProcessed > 0 ? ` (${notProcessed} not processed: the batch stopped)` : ''),
+    );
+  }
+  if (stopped && finalReport?.notProcessed !== notProcessed) {
+    dispositionCheck.fail(
+      `the workflow reports ${finalReport?.notProcessed} records not processed, the store ${notProcessed}`,
+    );
+  }
 
   const ledgerHash = hash.digest('hex');
   const counts = await countDispositions(db, batchId);
@@ -394,6 +413,7 @@ export async function auditBatch(
     records: batch.records,
     chunks: batch.chunks,
     counts,
+    notProcessed,
     ledgerHash,
     recordedLedgerHash: finalReport?.ledgerHash ?? null,
     workflowStatus,

@@ -35,6 +35,7 @@ export function printReport(r: BatchReport): void {
     `time       ${r.startedAt ?? '-'} -> ${r.finishedAt ?? '(running)'}`,
   ];
   if (r.error) lines.push(`error      ${r.error}`);
+  if (r.stopReason) lines.push(`stopped    ${r.stopReason}; ${r.notProcessed ?? 0} record(s) not processed`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -66,4 +67,6 @@ export function progressBar(label: string): { update(p: BatchProgress): void; st
   };
 }
 
-export const exitCodeOf = (r: BatchReport): number => (r.status === 'failed' ? EXIT.failed : EXIT.ok);
+/** A failed batch, and one stopped by its tolerated failure thresholds, exit 1. */
+export const exitCodeOf = (r: BatchReport): number =>
+  r.status === 'failed' || r.status === 'stopped' ? EXIT.failed : EXIT.ok;

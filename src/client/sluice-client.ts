@@ -71,7 +71,7 @@ export interface WaitingBatch {
   startedAt: string | null;
 }
 
-const SETTLED: readonly BatchReport['status'][] = ['awaiting_review', 'completed', 'failed'];
+const SETTLED: readonly BatchReport['status'][] = ['awaiting_review', 'completed', 'stopped', 'failed'];
 
 export class UnknownBatchError extends Error {
   override name = 'UnknownBatchError';

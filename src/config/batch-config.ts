@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { BatchConfig, Stage, StagePolicy } from '../shared/contracts.ts';
-import { STAGES } from '../shared/contracts.ts';
+import { DEFAULT_CIRCUIT_BREAKER, STAGES } from '../shared/contracts.ts';
 import type { Profile } from '../profiles/types.ts';
 
 const positiveInt = z.number().int().positive();
@@ -75,6 +75,24 @@ export const BatchConfigFileSchema = z
           .object({ classify: z.string().min(1).optional(), commit: z.string().min(1).optional() })
           .strict()
           .optional(),
+        circuit_breaker: z
+          .object({
+            enabled: z.boolean().optional(),
+            failure_rate: z.number().gt(0).max(1).optional(),
+            window_seconds: positiveInt.optional(),
+            min_attempts: positiveInt.optional(),
+            cooldown_seconds: positiveInt.optional(),
+            max_cooldown_seconds: positiveInt.optional(),
+          })
+          .strict()
+          .optional(),
+        /** Percent of the batch's records that may be held per reason code (`*`: all reasons). */
+        tolerated_failures: z
+          .record(
+            z.string().regex(/^(\*|[a-z][a-z0-9_]*)$/, 'a reason code such as schema_violation, or *'),
+            z.number().min(0).max(100),
+          )
+          .optional(),
       })
       .strict(),
   })
@@ -110,7 +128,9 @@ function describeIssues(error: z.ZodError, source: string): string {
   return error.issues
     .map((i) => {
       const key = i.path.join('.') || '(root)';
-      return `${source}: ${key}: ${i.message}`;
+      // A bad record key (a reason code) carries its own message one level down.
+      const detail = i.code === 'invalid_key' ? i.issues.map((sub) => sub.message).join('; ') : i.message;
+      return `${source}: ${key}: ${detail}`;
     })
     .join('\n');
 }
@@ -167,6 +187,10 @@ export function resolveBatchConfig(file: unknown, profile?: ProfileDefaults, sou
     ...(user.routing_rules ? { routing_rules: user.routing_rules } : {}),
     ...(user.commit_target ? { commit_target: user.commit_target } : {}),
     ...(Object.keys(taskQueues).length > 0 ? { task_queues: taskQueues } : {}),
+    ...(user.circuit_breaker
+      ? { circuit_breaker: { ...DEFAULT_CIRCUIT_BREAKER, ...stripUndefined(user.circuit_breaker) } }
+      : {}),
+    ...(user.tolerated_failures ? { tolerated_failures: user.tolerated_failures } : {}),
     max_chunk_size: user.max_chunk_size ?? profile?.defaultConfig.max_chunk_size ?? DEFAULTS.max_chunk_size,
     max_payload_mb: user.max_payload_mb ?? profile?.defaultConfig.max_payload_mb ?? DEFAULTS.max_payload_mb,
     max_concurrent_chunks:

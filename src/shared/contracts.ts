@@ -46,7 +46,40 @@ export interface BatchConfig {
    * compute-heavy path) instead of a local activity; `commit` routes commits to a queue whose workers rate-limit.
    */
   task_queues?: { classify?: string; commit?: string };
+  /** Stops dispatching chunks while commits fail too often (seed 001); defaults apply when absent. */
+  circuit_breaker?: CircuitBreakerConfig;
+  /**
+   * Held records tolerated per reason code, in percent of the batch's records (`*`: all reasons together). Above
+   * one, the batch stops dispatching, lets in-flight chunks finish and ends `stopped` with the reason. Absent: no
+   * limit, every held record waits for review.
+   */
+  tolerated_failures?: Record<string, number>;
 }
+
+/**
+ * The batch workflow's circuit breaker. Each finished chunk is a sample of its commit attempts: a commit that
+ * succeeded on attempt n counts n - 1 failures and one success, a chunk that failed counts its attempts as failures.
+ * When the failures over the last `window_seconds` exceed `failure_rate` of at least `min_attempts` attempts, the
+ * breaker opens: no new chunks, in-flight ones drain, and after `cooldown_seconds` one chunk probes; a clean probe
+ * closes the breaker, a failed one waits again (the cooldown doubles, up to `max_cooldown_seconds`).
+ */
+export interface CircuitBreakerConfig {
+  enabled: boolean;
+  failure_rate: number;
+  window_seconds: number;
+  min_attempts: number;
+  cooldown_seconds: number;
+  max_cooldown_seconds: number;
+}
+
+export const DEFAULT_CIRCUIT_BREAKER: CircuitBreakerConfig = {
+  enabled: true,
+  failure_rate: 0.15,
+  window_seconds: 300,
+  min_attempts: 20,
+  cooldown_seconds: 60,
+  max_cooldown_seconds: 600,
+};
 
 export type CommitTarget =
   { type: 'ledger' } | { type: 'http'; url: string; timeout_seconds: number; headers?: Record<string, string> };
@@ -96,7 +129,8 @@ export const addCounts = (a: RecordCounts, b: RecordCounts): RecordCounts => ({
   pendingReview: a.pendingReview + b.pendingReview,
 });
 
-export type BatchStatus = 'planning' | 'running' | 'paused' | 'awaiting_review' | 'completed' | 'failed';
+export type BatchStatus =
+  'planning' | 'running' | 'paused' | 'circuit_open' | 'awaiting_review' | 'completed' | 'stopped' | 'failed';
 
 /** The batch report: the `--json` result of `submit --wait` and `status`. */
 export interface BatchReport extends RecordCounts {
@@ -110,6 +144,13 @@ export interface BatchReport extends RecordCounts {
   finishedAt: string | null;
   /** Why a failed batch failed (absent otherwise). */
   error?: string;
+  /** Why a stopped batch stopped: the tolerated failure threshold it crossed (absent otherwise). */
+  stopReason?: string;
+  /**
+   * Records of chunks never dispatched because the batch stopped (0 otherwise); for a stopped batch
+   * `records = committed + duplicates + rejected + pendingReview + notProcessed`.
+   */
+  notProcessed?: number;
   /**
    * SHA-256 over the batch's committed ledger rows in record order (src/store/ledger.ts), once the batch has
    * completed: the same input bytes and decisions always give the same hash; `sluice audit` recomputes it.
@@ -130,6 +171,18 @@ export interface BatchProgress {
   /** Decisions rejected as malformed, kept for the operator (most recent last, at most 20). */
   rejectedDecisions: RejectedDecision[];
   reviewDeadline: string | null;
+  /** The circuit breaker's view (absent in batches started before it existed). */
+  circuit?: CircuitView;
+  stopReason?: string | null;
+}
+
+export interface CircuitView {
+  state: 'closed' | 'open' | 'probing';
+  /** Commit attempts and failures within the window. */
+  attempts: number;
+  failures: number;
+  /** Times the breaker has opened in this batch. */
+  opened: number;
 }
 
 export interface RejectedDecision {
@@ -163,6 +216,16 @@ export interface StageRef {
 export interface ChunkResult {
   chunkNo: number;
   counts: RecordCounts;
+  /** Held records of the chunk per reason code (absent in results of older versions). */
+  heldByReason?: Record<string, number>;
+  /** The attempt on which the chunk's commit succeeded (absent in results of older versions: 1). */
+  commitAttempt?: number;
+}
+
+/** What the commit activities return: the chunk's counts, its held records per reason, and the attempt. */
+export interface ChunkCommitResult extends RecordCounts {
+  heldByReason?: Record<string, number>;
+  attempt?: number;
 }
 
 /** Review decision payload of the `review` signal and update (DESIGN.md public contract). */

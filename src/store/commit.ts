@@ -8,7 +8,7 @@
  *   a committed record into a duplicate or commits anything twice.
  * - The chunk row's `committed_at` is the commit marker: a retry after a successful commit returns the stored counts.
  */
-import type { RecordCounts } from '../shared/contracts.ts';
+import type { ChunkCommitResult } from '../shared/contracts.ts';
 import { errorSignature } from '../shared/error-signature.ts';
 import type { FieldIssue, RecordLocation, SourceFields } from '../profiles/types.ts';
 import type { Db, Tx } from './db.ts';
@@ -71,7 +71,7 @@ export type ChunkDelivery = (
   chunk: Pick<ChunkCommit, 'commit' | 'held'>,
 ) => Promise<Pick<ChunkCommit, 'commit' | 'held'>>;
 
-export async function commitChunk(db: Db, chunk: ChunkCommit, deliver?: ChunkDelivery): Promise<RecordCounts> {
+export async function commitChunk(db: Db, chunk: ChunkCommit, deliver?: ChunkDelivery): Promise<ChunkCommitResult> {
   return withTransaction(db, async (tx) => {
     let c = chunk;
     const marker = await tx.query(
@@ -79,7 +79,7 @@ export async function commitChunk(db: Db, chunk: ChunkCommit, deliver?: ChunkDel
       [c.batchId, c.chunkNo],
     );
     if (!marker.rows[0]) throw new Error(`chunk ${c.chunkNo} of batch ${c.batchId} is not planned`);
-    if (marker.rows[0].committed_at) return marker.rows[0].counts as RecordCounts;
+    if (marker.rows[0].committed_at) return marker.rows[0].counts as ChunkCommitResult;
     if (deliver) c = { ...c, ...(await deliver(tx, c)) };
 
     const { committed, duplicates } = await insertLedgerAndDispositions(tx, c.batchId, c.profile, c.chunkNo, c.commit, {
@@ -87,7 +87,9 @@ export async function commitChunk(db: Db, chunk: ChunkCommit, deliver?: ChunkDel
     });
     await insertHeld(tx, c.batchId, c.chunkNo, c.held);
 
-    const counts: RecordCounts = {
+    const heldByReason: Record<string, number> = {};
+    for (const h of c.held) heldByReason[h.reasonCode] = (heldByReason[h.reasonCode] ?? 0) + 1;
+    const counts: ChunkCommitResult = {
       records: c.commit.length + c.held.length,
       committed,
       duplicates,
@@ -95,6 +97,7 @@ export async function commitChunk(db: Db, chunk: ChunkCommit, deliver?: ChunkDel
       approved: 0,
       rejected: 0,
       pendingReview: c.held.length,
+      heldByReason,
     };
     await tx.query(`UPDATE batch_chunk SET committed_at = now(), counts = $3 WHERE batch_id = $1 AND chunk_no = $2`, [
       c.batchId,

@@ -13,9 +13,11 @@ import {
   continueAsNew,
   executeChild,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -25,6 +27,8 @@ import type {
   BatchProgress,
   BatchReport,
   BatchStatus,
+  ChunkResult,
+  CircuitView,
   PlanResult,
   RecordCounts,
   RejectedDecision,
@@ -37,6 +41,9 @@ import { SluicePendingReview, SluiceStatus } from '../shared/search-attributes.t
 import { chunkWorkflowId } from '../shared/task-queues.ts';
 import { activityOptions } from './activity-options.ts';
 import { chunkWorkflow } from './chunk.ts';
+import type { BreakerSample } from './circuit-breaker.ts';
+import { breakerConfig, nextCooldown, recordSample, sampleOf, shouldOpen, windowStats } from './circuit-breaker.ts';
+import { toleranceExceeded } from './tolerated-failures.ts';
 import type { PendingReviewView } from './messages.ts';
 import {
   pauseSignal,
@@ -64,6 +71,11 @@ export interface BatchCarry {
   rejectedDecisions: RejectedDecision[];
   /** Added after the first release of this workflow: absent in older runs' continue-as-new input. */
   paused?: boolean;
+  /** Held records per reason code so far (tolerated failure thresholds); absent in older runs. */
+  heldByReason?: Record<string, number>;
+  /** The circuit breaker's samples within its window, and how often it opened; absent in older runs. */
+  breakerSamples?: BreakerSample[];
+  breakerOpened?: number;
 }
 
 const MAX_REMEMBERED_DECISIONS = 500;
@@ -101,6 +113,13 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
   /** Set once nothing is pending any more: a decision still waiting then is answered "not applied". */
   let reviewClosed = false;
   let paused = carry?.paused ?? false;
+  const breaker = breakerConfig(config.circuit_breaker);
+  let breakerSamples: BreakerSample[] = carry?.breakerSamples ?? [];
+  let breakerOpened = carry?.breakerOpened ?? 0;
+  let circuit: CircuitView['state'] = 'closed';
+  const heldByReason: Record<string, number> = carry?.heldByReason ?? {};
+  /** Set when a tolerated failure threshold is crossed: no more chunks are dispatched. */
+  let stopReason: string | null = null;
 
   // Handlers first, so buffered signals are applied before anything else (and reach continue-as-new).
   const refuse = (payload: unknown, error: string): void => {
@@ -211,6 +230,8 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
       counts,
       rejectedDecisions,
       reviewDeadline,
+      circuit: { state: circuit, ...windowStats(breakerSamples, Date.now(), breaker), opened: breakerOpened },
+      stopReason,
     }),
     { description: 'Live counts of the batch.' },
   );
@@ -256,6 +277,9 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
       queued,
       rejectedDecisions,
       paused,
+      heldByReason,
+      breakerSamples,
+      breakerOpened,
     });
   };
 
@@ -274,17 +298,24 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
     setStatus(paused ? 'paused' : 'running');
   }
 
-  // 2. Chunks, at most max_concurrent_chunks in flight.
+  // 2. Chunks, at most max_concurrent_chunks in flight, while the breaker is closed and the thresholds hold.
   if (!carry || carry.phase === 'chunks') {
     const parentId = workflowInfo().workflowId;
-    const runChunk = async (chunkNo: number): Promise<void> => {
+    // Runs started before the breaker existed replay without it (their histories have no marker).
+    const breakerOn = breaker.enabled && patched('circuit-breaker');
+    /** Runs one chunk; true when its commit succeeded on the first attempt. */
+    const runChunk = async (chunkNo: number): Promise<boolean> => {
+      let result: ChunkResult | null = null;
       try {
-        const result = await executeChild(chunkWorkflow, {
+        result = await executeChild(chunkWorkflow, {
           workflowId: chunkWorkflowId(parentId, chunkNo),
           args: [{ batchId: input.batchId, profile: input.profile, sha256: input.sha256, chunkNo, config }],
           retry: { maximumAttempts: CHILD_ATTEMPTS },
         });
         counts = addCounts(counts, result.counts);
+        for (const [code, n] of Object.entries(result.heldByReason ?? {})) {
+          heldByReason[code] = (heldByReason[code] ?? 0) + n;
+        }
       } catch (err) {
         failedChunks.push(chunkNo);
         log.error('chunk failed', { chunkNo, error: causeMessage(err) });
@@ -295,9 +326,51 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
           `## running\n\n${chunksDone} of ${plan.chunks} chunks done, ${counts.records} records so far.`,
         );
       }
+      const sample = sampleOf(result, Date.now(), config.stages.commit.retry_policy.max_attempts);
+      if (breakerOn) breakerSamples = recordSample(breakerSamples, sample, breaker);
+      if (stopReason === null) {
+        stopReason = toleranceExceeded(config.tolerated_failures, heldByReason, plan.records);
+        if (stopReason !== null) log.warn('tolerated failures exceeded: stopping the batch', { stopReason });
+      }
+      return sample.failures === 0;
     };
-    while (nextChunk < plan.chunks) {
-      await condition(() => !paused && inFlight < config.max_concurrent_chunks);
+    const tripped = () => breakerOn && circuit === 'closed' && shouldOpen(breakerSamples, Date.now(), breaker);
+    /** Open: let in-flight chunks drain, wait the cooldown, probe with one chunk; closed again after a clean probe. */
+    const waitOutBreaker = async (): Promise<void> => {
+      circuit = 'open';
+      breakerOpened += 1;
+      log.warn('circuit breaker open: no new chunks until a probe succeeds', {
+        ...windowStats(breakerSamples, Date.now(), breaker),
+        cooldownSeconds: breaker.cooldown_seconds,
+      });
+      setStatus('circuit_open');
+      await condition(() => inFlight === 0);
+      let cooldown = breaker.cooldown_seconds;
+      for (;;) {
+        await sleep(cooldown * 1000);
+        await condition(() => !paused || stopReason !== null);
+        if (stopReason !== null || nextChunk >= plan.chunks) break;
+        circuit = 'probing';
+        inFlight += 1;
+        const probeNo = nextChunk;
+        nextChunk += 1;
+        if ((await runChunk(probeNo)) || stopReason !== null) break;
+        circuit = 'open';
+        cooldown = nextCooldown(cooldown, breaker);
+        log.warn('probe chunk failed: breaker stays open', { chunkNo: probeNo, cooldownSeconds: cooldown });
+      }
+      breakerSamples = [];
+      circuit = 'closed';
+      log.info('circuit breaker closed', { chunkNo: nextChunk });
+      setStatus(paused ? 'paused' : 'running');
+    };
+    while (nextChunk < plan.chunks && stopReason === null) {
+      await condition(() => stopReason !== null || tripped() || (!paused && inFlight < config.max_concurrent_chunks));
+      if (stopReason !== null) break;
+      if (tripped()) {
+        await waitOutBreaker();
+        continue;
+      }
       if (workflowInfo().continueAsNewSuggested) await drainAndContinue('chunks');
       inFlight += 1;
       void runChunk(nextChunk);
@@ -312,6 +385,18 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
           `(chunks ${failedChunks.slice(0, 10).join(', ')}); see the chunk workflows' histories`,
         'ChunksFailed',
       );
+    }
+    if (stopReason !== null) {
+      // Everything dispatched has its disposition; the records of chunks never dispatched are reported as such.
+      const final = await finishBatch({ batchId: input.batchId, status: 'stopped' });
+      counts = final.counts;
+      setStatus('stopped');
+      await condition(allHandlersFinished);
+      return {
+        ...report(final),
+        stopReason,
+        notProcessed: Math.max(0, plan.records - counts.records),
+      };
     }
     counts = await batchCounts({ batchId: input.batchId });
   }
@@ -358,18 +443,22 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
   counts = final.counts;
   setStatus('completed');
   await condition(allHandlersFinished);
-  return {
-    batchId: input.batchId,
-    workflowId: workflowInfo().workflowId,
-    profile: input.profile,
-    status,
-    sha256: input.sha256,
-    ...counts,
-    chunks: plan.chunks,
-    startedAt: final.startedAt,
-    finishedAt: final.finishedAt,
-    ledgerHash: final.ledgerHash,
-  };
+  return report(final);
+
+  function report(final: { startedAt: string | null; finishedAt: string | null; ledgerHash: string }): BatchReport {
+    return {
+      batchId: input.batchId,
+      workflowId: workflowInfo().workflowId,
+      profile: input.profile,
+      status,
+      sha256: input.sha256,
+      ...counts,
+      chunks: plan.chunks,
+      startedAt: final.startedAt,
+      finishedAt: final.finishedAt,
+      ledgerHash: final.ledgerHash,
+    };
+  }
 }
 
 function causeMessage(err: unknown): string {

@@ -10,7 +10,7 @@
  */
 import { ApplicationFailure, ActivityFailure, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { SluiceActivities } from '../activities/index.ts';
-import type { ChunkInput, ChunkResult } from '../shared/contracts.ts';
+import type { ChunkCommitResult, ChunkInput, ChunkResult } from '../shared/contracts.ts';
 import { FailureType } from '../shared/failure-types.ts';
 import { activityOptions, localActivityOptions } from './activity-options.ts';
 
@@ -40,11 +40,15 @@ export async function chunkWorkflow(input: ChunkInput): Promise<ChunkResult> {
     // A chunk that cannot be read is held for review record by record; nothing is dropped, the batch goes on.
     const cause = err instanceof ActivityFailure ? err.cause : undefined;
     if (cause instanceof ApplicationFailure && cause.type && INPUT_FAILURES.includes(cause.type)) {
-      const counts = await quarantineChunk({ ref, error: cause.message });
-      return { chunkNo: input.chunkNo, counts };
+      return chunkResult(input.chunkNo, await quarantineChunk({ ref, error: cause.message }));
     }
     throw err;
   }
-  const counts = await commitChunk(ref);
-  return { chunkNo: input.chunkNo, counts };
+  return chunkResult(input.chunkNo, await commitChunk(ref));
+}
+
+/** Splits a commit result into the chunk's counts and what the batch's breaker and thresholds read. */
+function chunkResult(chunkNo: number, result: ChunkCommitResult): ChunkResult {
+  const { heldByReason, attempt, ...counts } = result;
+  return { chunkNo, counts, heldByReason, commitAttempt: attempt };
 }
