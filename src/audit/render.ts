@@ -27,13 +27,14 @@ export const CSV_COLUMNS = [
 ] as const;
 
 /**
- * One CSV cell. A cell a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return) is
- * prefixed with an apostrophe (OWASP's advice), then quoted when it holds a comma, quote or line break.
+ * One CSV cell. A cell a spreadsheet would run as a formula (starting with = + - @, a tab, a carriage return or a NUL,
+ * as OWASP and ASVS 5.0 1.2.10 list them) is prefixed with an apostrophe, then quoted when it holds a comma, quote or
+ * line break. Numbers stay numbers (-5 is not a formula); `--json` output is never altered.
  */
 export function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
   let text = String(value);
-  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  if (typeof value === 'string' && /^[=+\-@\t\r\0]/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

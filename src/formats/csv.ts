@@ -8,14 +8,18 @@
  * quote rules mirror csv-parse with `relax_quotes` (see `parseOptions`), then splits cells; csv-parse parses every
  * record that has a quoted field. The reader checks that it found exactly the records the plan promised.
  *
- * Text is UTF-8 (invalid byte sequences become U+FFFD rather than an error) or windows-1252. Both keep the delimiter,
- * quote and line breaks as single ASCII bytes, so planning never decodes; only reading does. */
+ * Text is UTF-8 or windows-1252. Both keep the delimiter, quote and line breaks as single ASCII bytes, so planning
+ * never decodes; only reading does. Bytes that are not valid UTF-8 become U+FFFD; a record holding one (or a NUL) is
+ * read with a parse issue naming the field (see unreadable-text.ts), so it is held rather than committed damaged; in
+ * the header they are an input error. */
+import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import type { Options as CsvParseOptions } from 'csv-parse/sync';
 import { InputError } from '../profiles/types.ts';
 import type { ChunkPlan, InputLayout, SourceRecord } from '../profiles/types.ts';
+import { checkText, hasUnreadableText } from './unreadable-text.ts';
 
 /**
  * What planning learned about the file and every chunk reader needs. A type alias rather than an interface so that
@@ -59,6 +63,7 @@ const LF = 0x0a;
 const CR = 0x0d;
 const QUOTE = 0x22;
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const UTF8_REPLACEMENT = Buffer.from('\ufffd', 'utf8');
 const DEFAULT_MAX_RECORD_BYTES = 1 << 20;
 const READ_BUFFER_BYTES = 1 << 20;
 
@@ -223,6 +228,11 @@ export async function readCsvChunk(
   }
 
   const { header } = layout;
+  // Only a chunk whose bytes hold a NUL, or (in UTF-8) bytes that are not UTF-8 or a literal U+FFFD, needs its
+  // records checked for unreadable text.
+  const suspect =
+    bytes.includes(0) ||
+    ((layout.encoding ?? 'utf-8') === 'utf-8' && (!isUtf8(bytes) || bytes.includes(UTF8_REPLACEMENT)));
   const records: SourceRecord[] = [];
   for (let i = 0; i < rows.length; i++) {
     const cells = rows[i]!;
@@ -230,14 +240,22 @@ export async function readCsvChunk(
     for (let c = 0; c < cells.length; c++) {
       fields[c < header.length ? header[c]! : `_extra_${c - header.length + 1}`] = cells[c]!;
     }
-    records.push({
+    const record: SourceRecord = {
       recordNo: chunk.firstRecord + i,
       location:
         chunk.firstLine === undefined
           ? { file: fileName, byteOffset: offsets[i]! }
           : { file: fileName, line: lines[i]!, byteOffset: offsets[i]! },
       fields,
-    });
+    };
+    if (suspect) {
+      const checked = checkText(fields);
+      if (checked.issues.length > 0) {
+        record.fields = checked.value;
+        record.parseIssues = checked.issues;
+      }
+    }
+    records.push(record);
   }
   return records;
 }
@@ -534,6 +552,12 @@ async function readHeader(
     if (seen.has(name)) throw new InputError(`${at}: ${column} repeats the name "${name}"`, where, 'schema_violation');
     // Assigning `__proto__` on a plain object would silently drop the cell.
     if (name === '__proto__') throw new InputError(`${at}: ${column} has a reserved name`, where, 'schema_violation');
+    if (hasUnreadableText(name)) {
+      const problem = name.includes('\u0000')
+        ? 'holds a NUL character'
+        : 'is not valid UTF-8 (is the file windows-1252? set batch_config.input.encoding)';
+      throw new InputError(`${at}: ${column} ${problem}`, where);
+    }
     seen.add(name);
   });
   return withEncoding({ header, delimiter, bom, headerLine: record.line, dataStartByte: record.end }, encoding);

@@ -17,12 +17,16 @@
  * makes the document ambiguous, and is an `InputError` after the first array's records (callers plan the whole input
  * before committing anything, so a late error still fails the batch as a whole).
  *
- * Values come straight from `JSON.parse` (numbers are JavaScript numbers). Keys named `__proto__` are refused
- * everywhere (`parseJsonSafe`): merged into another object later, they would change its prototype.
+ * Values come straight from `JSON.parse` (numbers are JavaScript numbers), except numbers a double cannot hold as
+ * written (9007199254740993, 1e400, 0.1000000000000000000001): those are kept as their text, a string, and the item
+ * carries an `inexact_number` issue naming each one's path, so that the record is held rather than committed with a
+ * silently rounded amount (`exactNumbers`). Keys named `__proto__` are refused everywhere (`parseJsonSafe`): merged
+ * into another object later, they would change its prototype.
  */
 import { createReadStream } from 'node:fs';
 import { TextDecoder } from 'node:util';
 import { InputError } from '../profiles/types.ts';
+import type { FieldIssue } from '../profiles/types.ts';
 
 interface JsonItemBase {
   /** 1-based number of the record in the file. */
@@ -38,12 +42,15 @@ interface JsonItemBase {
 export interface JsonValueItem extends JsonItemBase {
   value: unknown;
   error?: undefined;
+  /** One `inexact_number` issue per number kept as text because a double cannot hold it (see the module comment). */
+  issues?: FieldIssue[];
 }
 
 /** A record that could not be read: its text is not JSON (NDJSON), or it has a forbidden key. */
 export interface JsonErrorItem extends JsonItemBase {
   error: string;
   value?: undefined;
+  issues?: undefined;
 }
 
 export type JsonItem = JsonValueItem | JsonErrorItem;
@@ -84,6 +91,86 @@ export function parseJsonSafe(text: string): unknown {
   // A reviver is costly; without the name spelled out, or a \u escape that could spell it, no key can be __proto__.
   if (!text.includes('__proto__') && !text.includes('\\u')) return JSON.parse(text);
   return JSON.parse(text, rejectForbiddenKeys);
+}
+
+/** Text that may hold a number a double cannot hold: 16 or more digits (and points) in a row, or an exponent. */
+const MAYBE_INEXACT = /\d[\d.]{15}|\d[eE]/;
+/** The tokens of valid JSON text that matter for paths and numbers; literals and whitespace are skipped. */
+const JSON_TOKEN = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|[{}[\],:]/g;
+
+type PathFrame = { array: true; index: number } | { array: false; key: string; expectKey: boolean };
+
+/**
+ * `value`, parsed from `text` (valid JSON), with every number that `JSON.parse` did not read as written replaced by
+ * its text, and an `inexact_number` issue for each, at its path within the value (`lines[0].quantity`). A number is
+ * read as written when the double it became has the same decimal value (`1.50` is 1.5, `1e3` is 1000); beyond
+ * about 15 significant digits, past ±1.8e308 or below 5e-324 it is not.
+ */
+export function exactNumbers(text: string, value: unknown): { value: unknown; issues?: FieldIssue[] } {
+  if (!MAYBE_INEXACT.test(text)) return { value };
+  const issues: FieldIssue[] = [];
+  const found: { start: number; text: string }[] = [];
+  const stack: PathFrame[] = [];
+  for (const m of text.matchAll(JSON_TOKEN)) {
+    const token = m[0];
+    const top = stack.at(-1);
+    switch (token[0]) {
+      case '{':
+        stack.push({ array: false, key: '', expectKey: true });
+        break;
+      case '[':
+        stack.push({ array: true, index: 0 });
+        break;
+      case '}':
+      case ']':
+        stack.pop();
+        break;
+      case ',':
+        if (top?.array) top.index++;
+        else if (top) top.expectKey = true;
+        break;
+      case ':':
+        if (top && !top.array) top.expectKey = false;
+        break;
+      case '"':
+        if (top && !top.array && top.expectKey) top.key = JSON.parse(token) as string;
+        break;
+      default: {
+        const read = Number(token);
+        if (Number.isFinite(read) && decimalValue(token) === decimalValue(String(read))) break;
+        const path = stack.map((f, i) => (f.array ? `[${f.index}]` : i === 0 ? f.key : `.${f.key}`)).join('');
+        found.push({ start: m.index, text: token });
+        issues.push({
+          path,
+          code: 'inexact_number',
+          message:
+            `${path === '' ? 'the value' : path}: the number ${token} cannot be held exactly (it would read as ` +
+            `${String(read)}); write it as a string, "${token}"`,
+          value: token,
+        });
+      }
+    }
+  }
+  if (found.length === 0) return { value };
+  let exact = '';
+  let from = 0;
+  for (const f of found) {
+    exact += `${text.slice(from, f.start)}"${f.text}"`;
+    from = f.start + f.text.length;
+  }
+  return { value: parseJsonSafe(exact + text.slice(from)), issues };
+}
+
+/** A JSON number's decimal value as `<sign><digits>e<exponent>` with no leading or trailing zeros (`0` for zero). */
+function decimalValue(number: string): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(number);
+  if (m === null) return number;
+  const fraction = m[3] ?? '';
+  const digits = `${m[2]}${fraction}`.replace(/^0+/, '');
+  if (digits === '') return '0';
+  const significant = digits.replace(/0+$/, '');
+  const exponent = Number(m[4] ?? 0) - fraction.length + (digits.length - significant.length);
+  return `${m[1]}${significant}e${exponent}`;
 }
 
 function rejectForbiddenKeys(key: string, value: unknown): unknown {
@@ -145,7 +232,7 @@ export async function* readNdjson(
     }
     const at = { index: ++index, line, byteOffset, position: `line ${line}` };
     try {
-      return { value: parseJsonSafe(text), ...at };
+      return { ...exactNumbers(text, parseJsonSafe(text)), ...at };
     } catch (err) {
       return { error: recordError(err), ...at };
     }
@@ -636,14 +723,14 @@ class JsonArrayScanner {
     frame.count++;
     this.expect = EXPECT_COMMA_OR_END;
     try {
-      this.ready = { value: this.parseBytes(bytes, position), ...at };
+      this.ready = { ...this.parseBytes(bytes, position), ...at };
     } catch (err) {
       if (!(err instanceof ForbiddenKeyError)) throw err;
       this.ready = { error: recordError(err), ...at };
     }
   }
 
-  private parseBytes(bytes: Buffer, what: string): unknown {
+  private parseBytes(bytes: Buffer, what: string): { value: unknown; issues?: FieldIssue[] } {
     let text: string;
     try {
       text = this.decoder.decode(bytes);
@@ -651,7 +738,7 @@ class JsonArrayScanner {
       this.fail(this.tokenLine, this.tokenStart, `${what} is not valid UTF-8`);
     }
     try {
-      return parseJsonSafe(text);
+      return exactNumbers(text, parseJsonSafe(text));
     } catch (err) {
       if (err instanceof ForbiddenKeyError) throw err;
       this.fail(this.tokenLine, this.tokenStart, `${what} is not valid JSON: ${(err as Error).message}`);

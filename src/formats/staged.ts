@@ -2,13 +2,17 @@
  * Staging for formats that cannot be read back by byte range (XLSX, XML, X12, JSON): planning reads the input once,
  * writes each record as one NDJSON line to a staged file next to the input blob, and cuts chunks of whole records
  * in that file. A chunk reader then reads its byte range of the staged file, as it would a CSV chunk. Staging is a
- * pure function of the input bytes and the reading options, so a retried plan writes the same file again.
+ * pure function of the input bytes and the reading options, so a retried plan writes the same file again. A record
+ * with a NUL, a lone surrogate or U+FFFD in a field is staged with a parse issue naming the field
+ * (unreadable-text.ts), so that it is held for review instead of committed damaged (or failing its commit:
+ * PostgreSQL cannot store a NUL or a lone surrogate).
  */
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { InputError } from '../profiles/types.ts';
+import { checkText } from './unreadable-text.ts';
 import type {
   ChunkPlan,
   FieldIssue,
@@ -44,7 +48,12 @@ export async function* planStaged(
   let current: ChunkPlan | undefined;
   try {
     for await (const record of records) {
-      const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
+      let text = JSON.stringify(record);
+      // JSON.stringify writes a NUL as \u0000 and a lone surrogate as \udXXX; U+FFFD stays as it is.
+      if (text.includes('\\u0000') || text.includes('\ufffd') || /\\ud[89a-f]/.test(text)) {
+        text = JSON.stringify(withTextIssues(record));
+      }
+      const line = Buffer.from(`${text}\n`, 'utf8');
       if (
         current &&
         (current.recordCount >= limits.maxRecords || offset + line.length - current.byteStart > limits.maxBytes)
@@ -71,6 +80,18 @@ export async function* planStaged(
     throw err;
   }
   if (current) yield current;
+}
+
+/**
+ * The record with NULs and lone surrogates replaced and an issue for each field holding one or U+FFFD
+ * (unreadable-text.ts), so that it is held as a parse error; its location and the issues a reader gave are made
+ * storable too.
+ */
+function withTextIssues(record: StagedRecord): StagedRecord {
+  const { value: fields, issues } = checkText(record.fields);
+  const { value: rest } = checkText({ location: record.location, parseIssues: record.parseIssues });
+  const parseIssues = [...(rest.parseIssues ?? []), ...issues];
+  return { fields, location: rest.location, ...(parseIssues.length > 0 ? { parseIssues } : {}) };
 }
 
 /** Reads one planned chunk of a staged file back into source records, checking it holds what the plan says. */

@@ -357,7 +357,7 @@ export const readXmlInvoices: RecordReader = async function* (file, fileName, in
 
 /** An item of a JSON array or NDJSON file as an invoice: the object itself, or a parse issue saying what it is. */
 function invoiceFromJson(
-  item: { value?: unknown; error?: string; line: number; byteOffset?: number; position: string },
+  item: { value?: unknown; error?: string; issues?: FieldIssue[]; line: number; byteOffset?: number; position: string },
   fileName: string,
 ): StagedRecord {
   const location = {
@@ -380,7 +380,8 @@ function invoiceFromJson(
       ],
     };
   }
-  return { fields: value as Source, location };
+  // Numbers a double cannot hold exactly are kept as their text, and the invoice is held until a person decides.
+  return { fields: value as Source, location, ...(item.issues ? { parseIssues: item.issues } : {}) };
 }
 
 export const readJsonInvoices: RecordReader = async function* (file, fileName) {
