@@ -120,6 +120,8 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
   const heldByReason: Record<string, number> = carry?.heldByReason ?? {};
   /** Set when a tolerated failure threshold is crossed: no more chunks are dispatched. */
   let stopReason: string | null = null;
+  /** The cause of the first chunk that failed in this run, for the batch's error. */
+  let firstFailure: string | null = null;
 
   // Handlers first, so buffered signals are applied before anything else (and reach continue-as-new).
   const refuse = (payload: unknown, error: string): void => {
@@ -318,6 +320,7 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
         }
       } catch (err) {
         failedChunks.push(chunkNo);
+        firstFailure ??= `chunk ${chunkNo}: ${causeMessage(err)}`;
         log.error('chunk failed', { chunkNo, error: causeMessage(err) });
       } finally {
         chunksDone += 1;
@@ -382,7 +385,9 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
       await finishBatch({ batchId: input.batchId, status: 'failed' });
       throw ApplicationFailure.nonRetryable(
         `batch ${input.batchId}: ${failedChunks.length} chunk(s) failed after ${CHILD_ATTEMPTS} attempts ` +
-          `(chunks ${failedChunks.slice(0, 10).join(', ')}); see the chunk workflows' histories`,
+          `(chunks ${failedChunks.slice(0, 10).join(', ')})` +
+          (firstFailure ? `; first failure, ${firstFailure}` : '') +
+          "; see the chunk workflows' histories",
         'ChunksFailed',
       );
     }
