@@ -26,12 +26,13 @@ export function toFailure(err: unknown, context: string): unknown {
   if (err instanceof BlobNotFoundError) {
     return ApplicationFailure.nonRetryable(`${context}: ${err.message}`, FailureType.BadRequest);
   }
-  if (isDatabaseError(err) && !isTransientDbError(err)) {
-    // A database error that retrying cannot fix (constraint or data error): a bug, surfaced with its SQLSTATE.
-    return ApplicationFailure.nonRetryable(
-      `${context}: database error ${err.code}: ${err.message}`,
-      FailureType.DatabaseError,
-    );
+  if (isDatabaseError(err)) {
+    // Retried by the stage's policy when retrying can help (with a type of its own: see FailureType.DatabaseError);
+    // otherwise (constraint or data error) a bug, surfaced with its SQLSTATE.
+    const message = `${context}: database error ${err.code}: ${err.message}`;
+    return isTransientDbError(err)
+      ? ApplicationFailure.retryable(message, FailureType.TransientDatabaseError)
+      : ApplicationFailure.nonRetryable(message, FailureType.DatabaseError);
   }
   return err;
 }

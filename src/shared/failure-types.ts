@@ -13,8 +13,14 @@ export const FailureType = {
   IntegrityError: 'IntegrityError',
   /** A commit target refused the data for good (HTTP 4xx other than 409). */
   CommitRejected: 'CommitRejected',
-  /** PostgreSQL refused a statement for a reason retrying cannot fix (constraint or data error): a bug. */
-  DatabaseError: 'DatabaseError',
+  /**
+   * PostgreSQL refused a statement for a reason retrying cannot fix (constraint or data error): a bug. Not named
+   * `DatabaseError`: an error thrown as is gets its class name as type, and node-postgres's class is `DatabaseError`,
+   * so a transient one (too many clients, deadlock) would have matched this non-retryable type and never retried.
+   */
+  DatabaseError: 'PermanentDatabaseError',
+  /** A database error that retrying can fix (connection limit, deadlock, serialization failure, shutdown). */
+  TransientDatabaseError: 'TransientDatabaseError',
   /** A review decision that does not fit the contract. */
   MalformedDecision: 'MalformedDecision',
 } as const;
