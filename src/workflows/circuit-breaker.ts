@@ -5,15 +5,17 @@
 import type { ChunkResult, CircuitBreakerConfig } from '../shared/contracts.ts';
 import { DEFAULT_CIRCUIT_BREAKER } from '../shared/contracts.ts';
 
-/** One finished chunk: how many commit attempts it took, and how many of them failed. */
+/**
+ * Commit attempts and failures of the chunks that finished within one slice of the window (a tenth of it): the
+ * samples stay a dozen small objects whatever the pace, since they are carried across continue-as-new.
+ */
 export interface BreakerSample {
   at: number;
   attempts: number;
   failures: number;
 }
 
-/** Samples kept at most (and carried across continue-as-new): enough for a window of a busy batch. */
-const MAX_SAMPLES = 500;
+const SLICES_PER_WINDOW = 10;
 
 export function breakerConfig(config: Partial<CircuitBreakerConfig> | undefined): CircuitBreakerConfig {
   return { ...DEFAULT_CIRCUIT_BREAKER, ...config };
@@ -29,14 +31,24 @@ export function sampleOf(result: Pick<ChunkResult, 'commitAttempt'> | null, at: 
   return { at, attempts, failures: attempts - 1 };
 }
 
-/** The samples still inside the window, with the new one appended. */
+/** The slices still inside the window, with the new sample added to its slice. */
 export function recordSample(
   samples: readonly BreakerSample[],
   sample: BreakerSample,
   cfg: CircuitBreakerConfig,
 ): BreakerSample[] {
-  const since = sample.at - cfg.window_seconds * 1000;
-  return [...samples.filter((s) => s.at >= since), sample].slice(-MAX_SAMPLES);
+  const windowMs = cfg.window_seconds * 1000;
+  const sliceMs = Math.max(1000, Math.floor(windowMs / SLICES_PER_WINDOW));
+  const at = sample.at - (sample.at % sliceMs);
+  const kept = samples.filter((s) => s.at >= sample.at - windowMs);
+  const last = kept.at(-1);
+  if (last && last.at === at) {
+    return [
+      ...kept.slice(0, -1),
+      { at, attempts: last.attempts + sample.attempts, failures: last.failures + sample.failures },
+    ];
+  }
+  return [...kept, { ...sample, at }];
 }
 
 export function windowStats(samples: readonly BreakerSample[], now: number, cfg: CircuitBreakerConfig) {

@@ -67,6 +67,17 @@ describe('circuit breaker', () => {
     expect(recordSample(s, { at: 6 * MIN, attempts: 1, failures: 0 }, cfg)).toHaveLength(1);
   });
 
+  it('keeps a dozen slices however many chunks finish (they are carried across continue-as-new)', () => {
+    let s: BreakerSample[] = [];
+    for (let i = 0; i < 3000; i++) s = recordSample(s, sampleOf({ commitAttempt: 1 + (i % 2) }, i * 200, 10), cfg);
+    expect(s.length).toBeLessThanOrEqual(11);
+    // the window's last 300 s hold 1500 chunks: 2250 attempts, 750 failures (slices are 30 s, so one more may count)
+    const stats = windowStats(s, 3000 * 200, cfg);
+    expect(stats.attempts).toBeGreaterThanOrEqual(2250);
+    expect(stats.attempts).toBeLessThanOrEqual(2250 + 225);
+    expect(stats.failures / stats.attempts).toBeCloseTo(1 / 3, 2);
+  });
+
   it('does nothing when disabled', () => {
     const off = breakerConfig({ enabled: false });
     expect(shouldOpen(chunks(0, 20, 10), 20_000, off)).toBe(false);
