@@ -148,9 +148,11 @@ export class SluiceClient {
         taskQueue: TASK_QUEUE.ingest,
         workflowId,
         args: [input],
-        // One batch per id, ever: resubmitting the same bytes finds this run, running or closed.
+        // One batch per id, ever: resubmitting the same bytes finds this run, running or closed. Of submissions
+        // racing each other, exactly one starts it; the others get the already-started error and say so (with
+        // USE_EXISTING every one of them would report that it had started the batch).
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdConflictPolicy: 'FAIL',
         // Readable by describe() whatever state the run is in; hashes and names only, never record data.
         memo: { sha256: blob.sha256, fileName: input.fileName, size: blob.size },
         // What the Web UI shows as the workflow's summary and details (user metadata): which input, which settings.

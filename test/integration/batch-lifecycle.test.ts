@@ -305,6 +305,21 @@ describe('a batch with nothing to review', () => {
   });
 });
 
+describe('the same bytes submitted ten times at once', () => {
+  it('start one batch: exactly one submission says it started it, the others get the same batch', async () => {
+    const file = path.join(t.dir, 'racing.csv');
+    await generateInventoryManifest(file, { records: 300, seed: 71 });
+    const submissions = await Promise.all(
+      Array.from({ length: 10 }, () => t.sluice.submitBatch({ file, profile: 'inventory', config: testConfig() })),
+    );
+    expect(new Set(submissions.map((s) => s.batchId)).size).toBe(1);
+    expect(submissions.filter((s) => s.started)).toHaveLength(1);
+    const report = await submissions[0]!.settled();
+    expect(report.records).toBe(300);
+    await checkInvariants(t.db, report.batchId, 300);
+  });
+});
+
 describe('an input that cannot be read', () => {
   it('fails the batch with an error naming the file and line, and submit --wait exits 1', async () => {
     const file = path.join(t.dir, 'broken.csv');
