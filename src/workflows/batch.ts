@@ -170,6 +170,8 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
       const check = checkReviewDecision(payload);
       if (!check.ok) throw ApplicationFailure.nonRetryable(check.error, 'MalformedDecision');
       const { decisionId } = check.decision;
+      // A decisionId seen before changes nothing: it is answered `applied: false` once the first one is done.
+      const repeated = seenDecisionIds.includes(decisionId) || queued.some((d) => d.decisionId === decisionId);
       accept(check.decision);
       await condition(
         () =>
@@ -178,7 +180,7 @@ export async function batchWorkflow(input: BatchInput, carry?: BatchCarry): Prom
           (seenDecisionIds.includes(decisionId) && !queued.some((d) => d.decisionId === decisionId)),
       );
       return (
-        outcomes[decisionId] ?? {
+        (repeated ? undefined : outcomes[decisionId]) ?? {
           decisionId,
           applied: false,
           selected: 0,

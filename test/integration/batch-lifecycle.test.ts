@@ -204,6 +204,15 @@ describe('a 10,000-record manifest with planted defects', () => {
     expect(outcome.selected).toBe(expected.byReason.nonstandard_location);
     expect(outcome.approved + outcome.duplicates).toBe(outcome.selected);
     expect(outcome.stillHeld).toBe(0);
+    // The same decision again (a client retrying its call) changes nothing, and says so.
+    const again = await t.sluice.decide(report.batchId, {
+      decisionId: 'amend-locations-1',
+      reasonCode: 'nonstandard_location',
+      action: 'amend',
+      patch: { location: 'CHEM-101' },
+      reviewer: 'dana',
+    });
+    expect(again).toMatchObject({ decisionId: 'amend-locations-1', applied: false, selected: 0, approved: 0 });
 
     // A patch that does not fix the problem leaves the record held, with the new issues.
     const [firstBadGrant] = (
