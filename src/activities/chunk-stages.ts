@@ -144,8 +144,13 @@ export function createChunkStageActivities({ db, blobs, getProfile }: ActivityDe
       const { config } = await batchLayout(ref.batchId);
       const target = config.commit_target;
       const deliver = target?.type === 'http' ? httpDelivery(target, ref, records) : undefined;
+      const conflictingDuplicates = config.conflicting_duplicates ?? 'record';
       const counts = await withHeartbeat(() =>
-        commitChunk(db, { batchId: ref.batchId, profile: ref.profile, chunkNo: ref.chunkNo, commit, held }, deliver),
+        commitChunk(
+          db,
+          { batchId: ref.batchId, profile: ref.profile, chunkNo: ref.chunkNo, commit, held, conflictingDuplicates },
+          deliver,
+        ),
       );
       cache.delete(keyOf(ref));
       // The attempt feeds the batch's circuit breaker: a commit that needed retries counts its failed attempts.

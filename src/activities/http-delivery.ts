@@ -33,7 +33,14 @@ export async function deliverOverHttp(
     fresh.push(c);
   }
   if (fresh.length === 0) return null;
-  const outcome = await postChunk(target, { ...chunk, records: fresh });
+  // The API gets each record's keys and payload only (not the fields as read that a candidate may carry).
+  const records = fresh.map(({ recordNo, idempotencyKey, businessKey, payload }) => ({
+    recordNo,
+    idempotencyKey,
+    businessKey,
+    payload,
+  }));
+  const outcome = await postChunk(target, { ...chunk, records });
   if (outcome.kind !== 'rejected') return null;
   return {
     keys: new Set(fresh.map((c) => c.idempotencyKey)),

@@ -23,7 +23,7 @@ export function splitForCommit(
     }
     const keys = { idempotencyKey: profile.idempotencyKey(v.record), businessKey: profile.businessKey(v.record) };
     if (c?.hold) held.push({ ...base, reasonCode: c.reasonCode, issues: c.issues, ...keys });
-    else commit.push({ recordNo: rec.recordNo, ...keys, payload: v.record });
+    else commit.push({ ...base, ...keys, payload: v.record });
   });
   return { commit, held };
 }

@@ -29,6 +29,7 @@ import { sha256OfFile } from '../store/blobs.ts';
 import type { Db } from '../store/db.ts';
 import { ledgerRows } from '../store/ledger.ts';
 import { applyPatch } from '../store/review.ts';
+import { CONFLICTING_DUPLICATE } from '../store/conflicting-duplicates.ts';
 
 type History = temporal.api.history.v1.IHistory;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -47,6 +48,7 @@ export interface RecordJourney {
   classifiedAt: string | null;
   /** `invalid` when the record failed validation; `valid` when it passed (whether held by a rule or not). */
   validation: 'valid' | 'invalid' | 'unknown';
+  /** Why the record was held; `conflicting_duplicate` too for a duplicate whose content differs from the ledger's. */
   heldReason: string | null;
   errorSignature: string | null;
   /** When the chunk's commit recorded the record's first disposition. */
@@ -311,7 +313,7 @@ export async function auditBatch(
         validatedAt: times.validatedAt,
         classifiedAt: times.classifiedAt,
         validation: d.reasonCode === 'parse_error' ? 'unknown' : d.held && !d.idempotencyKey ? 'invalid' : 'valid',
-        heldReason: d.held ? d.reasonCode : null,
+        heldReason: d.held || d.reasonCode === CONFLICTING_DUPLICATE ? d.reasonCode : null,
         errorSignature: d.errorSignature,
         dispositionAt: times.committedAt,
         decision: decision

@@ -93,6 +93,12 @@ export const BatchConfigFileSchema = z
             z.number().min(0).max(100),
           )
           .optional(),
+        /** A duplicate whose content differs from the ledger's: recorded with its differences, or held for review. */
+        conflicting_duplicates: z
+          .enum(['record', 'hold'], {
+            error: 'must be record (count it a duplicate, keep its differences) or hold (hold it for review)',
+          })
+          .optional(),
       })
       .strict(),
   })
@@ -191,6 +197,7 @@ export function resolveBatchConfig(file: unknown, profile?: ProfileDefaults, sou
       ? { circuit_breaker: { ...DEFAULT_CIRCUIT_BREAKER, ...stripUndefined(user.circuit_breaker) } }
       : {}),
     ...(user.tolerated_failures ? { tolerated_failures: user.tolerated_failures } : {}),
+    ...(user.conflicting_duplicates ? { conflicting_duplicates: user.conflicting_duplicates } : {}),
     max_chunk_size: user.max_chunk_size ?? profile?.defaultConfig.max_chunk_size ?? DEFAULTS.max_chunk_size,
     max_payload_mb: user.max_payload_mb ?? profile?.defaultConfig.max_payload_mb ?? DEFAULTS.max_payload_mb,
     max_concurrent_chunks:

@@ -54,6 +54,12 @@ export interface BatchConfig {
    * limit, every held record waits for review.
    */
   tolerated_failures?: Record<string, number>;
+  /**
+   * A record whose idempotency key the ledger holds already, from another record, with other content: `record`
+   * (default when absent) counts it a duplicate whose disposition keeps the differing fields and its fields as read
+   * (reason `conflicting_duplicate`); `hold` holds it for review with that reason instead.
+   */
+  conflicting_duplicates?: 'record' | 'hold';
 }
 
 /**
@@ -153,7 +159,9 @@ export interface BatchReport extends RecordCounts {
   notProcessed?: number;
   /**
    * SHA-256 over the batch's committed ledger rows in record order (src/store/ledger.ts), once the batch has
-   * completed: the same input bytes and decisions always give the same hash; `sluice audit` recomputes it.
+   * completed: for a file whose business keys are unique, the same input bytes and decisions always give the same
+   * hash (with repeated keys, which record of a key is committed depends on which chunk commits first);
+   * `sluice audit` recomputes it.
    */
   ledgerHash?: string;
 }

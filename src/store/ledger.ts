@@ -2,7 +2,8 @@
  * Reading a batch's ledger rows in record order, in pages (a batch may hold millions), and the deterministic ledger
  * hash: SHA-256 over `record_no TAB idempotency_key TAB business_key TAB payload NL` for every committed row of the
  * batch in record order. Payloads are jsonb, whose text form PostgreSQL normalises, and no timestamp or batch id
- * enters the hash, so the same input bytes and decisions give the same hash in any database.
+ * enters the hash, so for a file whose business keys are unique the same input bytes and decisions give the same hash
+ * in any database (with repeated keys, which record of a key is committed can depend on commit timing).
  */
 import { createHash } from 'node:crypto';
 import type { Db } from './db.ts';

@@ -60,6 +60,19 @@ describe('batch configuration', () => {
     ).toThrow(/max_interval_seconds must be >= initial_interval_seconds/);
   });
 
+  it('takes conflicting_duplicates: record or hold, absent unless set; anything else names the key', () => {
+    expect(resolveBatchConfig(undefined)).not.toHaveProperty('conflicting_duplicates');
+    expect(resolveBatchConfig({ batch_config: { conflicting_duplicates: 'hold' } }).conflicting_duplicates).toBe(
+      'hold',
+    );
+    expect(resolveBatchConfig({ batch_config: { conflicting_duplicates: 'record' } }).conflicting_duplicates).toBe(
+      'record',
+    );
+    expect(() =>
+      resolveBatchConfig({ batch_config: { conflicting_duplicates: 'flag' } }, undefined, 'my.yaml'),
+    ).toThrow(/my\.yaml: batch_config\.conflicting_duplicates: must be record .* or hold/);
+  });
+
   it('reads YAML files, and names the file when it is not YAML or not there', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'sluice-config-'));
     const good = path.join(dir, 'good.yaml');
