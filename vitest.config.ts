@@ -23,6 +23,16 @@ export default defineConfig({
           hookTimeout: 180_000,
         },
       },
+      {
+        extends: true,
+        // The fast drill subset (drills/, `npm run drill -- --fast`): the harness starts a stack of its own.
+        test: {
+          name: 'drills',
+          include: ['test/drills/**/*.test.ts'],
+          testTimeout: 15 * 60_000,
+          hookTimeout: 15 * 60_000,
+        },
+      },
     ],
   },
 });

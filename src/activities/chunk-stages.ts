@@ -18,6 +18,7 @@ import { getBatch, getChunk } from '../store/batches.ts';
 import type { ChunkDelivery, HeldRecord } from '../store/commit.ts';
 import { commitChunk } from '../store/commit.ts';
 import { deliverOverHttp } from './http-delivery.ts';
+import { afterCommitFault, beforeCommitFault } from './drill-faults.ts';
 import type { HttpTarget } from '../targets/http-target.ts';
 import type { ChunkCache, ChunkState } from './chunk-cache.ts';
 import { withHeartbeat } from './heartbeat.ts';
@@ -144,6 +145,7 @@ export function createChunkStageActivities({ db, blobs, getProfile }: ActivityDe
       const { config } = await batchLayout(ref.batchId);
       const target = config.commit_target;
       const deliver = target?.type === 'http' ? httpDelivery(target, ref, records) : undefined;
+      await beforeCommitFault(ref); // drill-only (SLUICE_DRILL_FAULT), a no-op otherwise
       const conflictingDuplicates = config.conflicting_duplicates ?? 'record';
       const counts = await withHeartbeat(() =>
         commitChunk(
@@ -152,6 +154,7 @@ export function createChunkStageActivities({ db, blobs, getProfile }: ActivityDe
           deliver,
         ),
       );
+      await afterCommitFault(ref); // drill-only, see src/activities/drill-faults.ts
       cache.delete(keyOf(ref));
       // The attempt feeds the batch's circuit breaker: a commit that needed retries counts its failed attempts.
       return { ...counts, attempt: Context.current().info.attempt };

@@ -2,6 +2,7 @@
  * What every profile's sample generator needs: a seeded PRNG (same seed, same file), defect rates checked and made
  * cumulative, CSV cells, and a writer that batches small strings into large writes with back-pressure.
  */
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 
 /** mulberry32: a tiny, fast, well-distributed 32-bit PRNG; returns floats in [0, 1). */
@@ -76,4 +77,14 @@ export class BatchedWriter {
   release(): void {
     this.stream.off('error', this.onError);
   }
+}
+
+/**
+ * The content oracle of a set of committed records (`ExpectedOutcome.committedKeyHash`): hex SHA-256 over their
+ * business keys sorted in JavaScript string order, each followed by `\n`. Sorts `keys` in place.
+ */
+export function committedKeyHash(keys: string[]): string {
+  const hash = createHash('sha256');
+  for (const key of keys.sort()) hash.update(`${key}\n`);
+  return hash.digest('hex');
 }

@@ -169,6 +169,11 @@ export interface ExpectedOutcome {
    * totals), as a decimal string, and the field it sums.
    */
   committedSum?: { field: string; value: string };
+  /**
+   * Optional content oracle: hex SHA-256 over the business keys of the records committed without review, sorted in
+   * JavaScript string order, each followed by `\n` (`committedKeyHash` in src/profiles/generator-kit.ts).
+   */
+  committedKeyHash?: string;
 }
 
 export interface GenerateOptions {

@@ -161,10 +161,18 @@ async function ensureDatabase(pgBin: string, port: number, database: string): Pr
  * creates `database` in it. The data dir is initialised on first use and reused afterwards; a server already
  * running on it is reused (and not stopped by `stop()`). Server output goes to `logFile`
  * (default `<SLUICE_HOME>/logs/postgres.log`). Settings are PostgreSQL's defaults (fsync and synchronous_commit
- * on) except `max_connections=200` and the loopback-only listen address with Unix sockets disabled.
+ * on) except `max_connections` (`maxConnections`, default 200) and the loopback-only listen address with Unix
+ * sockets disabled. `maxConnections` applies when this call starts the server, not to a server it reuses.
  */
 export async function startPostgres(
-  opts: { dataDir?: string; port?: number; database?: string; log?: (msg: string) => void; logFile?: string } = {},
+  opts: {
+    dataDir?: string;
+    port?: number;
+    database?: string;
+    log?: (msg: string) => void;
+    logFile?: string;
+    maxConnections?: number;
+  } = {},
 ): Promise<PostgresCluster> {
   const log = opts.log ?? (() => {});
   const database = opts.database ?? 'sluice';
@@ -208,7 +216,11 @@ export async function startPostgres(
     log(`starting PostgreSQL on 127.0.0.1:${port} (data ${dataDir}; log ${logFile})`);
     // pg_ctl hands -o to a shell: keep every value free of spaces and quotes. No Unix socket: its path could
     // exceed the 107-byte limit under deep data dirs, and clients connect over TCP anyway.
-    const serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c max_connections=200`;
+    const maxConnections = opts.maxConnections ?? 200;
+    if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+      throw new Error(`maxConnections must be a positive integer, got ${maxConnections}`);
+    }
+    const serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c max_connections=${maxConnections}`;
     const start = asServerUser(pgCtl, ['start', '-w', '-t', '60', '-D', dataDir, '-o', serverOptions]);
     if ((await runLogged(start, logFile)) !== 0) throw await failure(`PostgreSQL did not start on port ${port}`);
     log(`PostgreSQL ready on 127.0.0.1:${port} in ${Date.now() - started} ms`);

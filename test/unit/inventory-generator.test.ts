@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { committedKeyHash } from '../../src/profiles/generator-kit.ts';
 import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
 import type { ExpectedOutcome, InventoryDefectRates } from '../../src/profiles/inventory/generator.ts';
 import { INVENTORY_REASON_CODES, inventoryProfile } from '../../src/profiles/inventory/index.ts';
@@ -40,7 +41,7 @@ async function runPipeline(file: string, order: 'forward' | 'reverse' = 'forward
     counts.quarantined++;
     counts.byReason[reason] = (counts.byReason[reason] ?? 0) + 1;
   };
-  const ledger = new Set<string>();
+  const ledger = new Map<string, { businessKey: string; quantity: number }>();
   for (const chunk of chunks) {
     for (const source of await inventoryProfile.readChunk(file, 'manifest.csv', layout!, chunk)) {
       counts.records++;
@@ -57,11 +58,18 @@ async function runPipeline(file: string, order: 'forward' | 'reverse' = 'forward
       const key = inventoryProfile.idempotencyKey(outcome.record);
       if (ledger.has(key)) counts.duplicates++;
       else {
-        ledger.add(key);
+        ledger.set(key, {
+          businessKey: inventoryProfile.businessKey(outcome.record),
+          quantity: outcome.record.quantity,
+        });
         counts.committed++;
       }
     }
   }
+  // The content oracle: what the ledger holds, whichever chunk committed a key first.
+  const rows = [...ledger.values()];
+  counts.committedSum = { field: 'quantity', value: String(rows.reduce((sum, r) => sum + r.quantity, 0)) };
+  counts.committedKeyHash = committedKeyHash(rows.map((r) => r.businessKey));
   return counts;
 }
 
@@ -111,12 +119,13 @@ describe('generateInventoryManifest', () => {
     expect(readFileSync(file, 'utf8').split('\n', 1)[0]).toBe(
       'asset_id,grant_code,category,quantity,location,acquisition_date,notes',
     );
-    expect(countsOf(expected)).toEqual({
+    expect(countsOf(expected)).toMatchObject({
       records: 2000,
       committed: 0,
       duplicates: 0,
       quarantined: 2000,
       byReason: { schema_violation: 2000 },
+      committedSum: { field: 'quantity', value: '0' },
     });
     expect(await runPipeline(file)).toEqual(countsOf(expected));
   });

@@ -11,7 +11,7 @@ import { writeXlsx } from '../../formats/xlsx-write.ts';
 import type { ExpectedOutcome, GenerateOptions } from '../types.ts';
 import { GRANT_PREFIXES } from './schema.ts';
 import { QUANTITY_OUTLIER_ABOVE } from './classify.ts';
-import { BatchedWriter, cumulativeRates, csvCell, mulberry32 } from '../generator-kit.ts';
+import { BatchedWriter, committedKeyHash, cumulativeRates, csvCell, mulberry32 } from '../generator-kit.ts';
 
 /** Fractions (0..1) of records that get each defect; a record gets at most one. The sum must not exceed 1. */
 export interface InventoryDefectRates {
@@ -21,7 +21,10 @@ export interface InventoryDefectRates {
   missing_field?: number;
   nonstandard_location?: number;
   quantity_outlier?: number;
-  /** Repeats the asset_id and grant_code of an earlier valid, committed record. */
+  /**
+   * Repeats the asset_id, grant_code and quantity of an earlier valid, committed record (the other fields differ),
+   * so whichever of the two commits first, the ledger holds the same key and quantity.
+   */
   duplicate?: number;
 }
 
@@ -78,6 +81,8 @@ const BAD_DATES = ['2023-02-30', '2021-04-31', '2023-13-01', '03/15/2023', '2023
 const BAD_LOCATIONS = ['Room 101', 'chem-101', 'CHEM 101', 'Bldg 4, Rm 210', 'C-101', 'FREEZER-#3', 'BIOLOGYSCI-101'];
 const NOTES = ['', '', '', 'received damaged', 'see ticket 42, replaced', 'calibrated "2024"'];
 const DUPLICATE_POOL_SIZE = 4096;
+/** Above this many committed records the oracle leaves out `committedKeyHash` (it sorts every key in memory). */
+const KEY_HASH_LIMIT = 1_000_000;
 
 /**
  * Writes a manifest to `out` (a file path, or a stream left open for the caller) and returns the expected outcome.
@@ -154,8 +159,12 @@ export async function generateInventoryManifest(
   };
   // Keys of committed records that a planted duplicate may repeat: a reservoir sample over the whole file, so
   // duplicates reach back across many chunks while memory stays bounded.
-  const pool: Array<[string, string]> = [];
+  const pool: Array<[string, string, string]> = [];
   let committedSeen = 0;
+  // Content oracle: the business keys (`<asset_id>/<GRANT_CODE>`, as the profile derives them from the trimmed,
+  // upper-cased fields) and the quantities of the records committed without review.
+  const committedKeys: string[] = [];
+  let quantitySum = 0n;
 
   const file = typeof out === 'string' ? createWriteStream(out) : undefined;
   const writer = new BatchedWriter(file ?? (out as NodeJS.WritableStream));
@@ -170,6 +179,9 @@ export async function generateInventoryManifest(
       const row = duplicateOf
         ? cleanRow(duplicateOf[0], rnd() < 0.5 ? duplicateOf[1] : duplicateOf[1].toUpperCase())
         : cleanRow(assetId, grantCode());
+      // Concurrent chunks may commit a duplicate before the record it repeats: with the same quantity, the ledger's
+      // content (the drills' content oracle) does not depend on which one wins.
+      if (duplicateOf) row.quantity = duplicateOf[2];
       let cells: string[] | undefined;
       switch (defect) {
         case 'invalid_grant_code':
@@ -213,11 +225,16 @@ export async function generateInventoryManifest(
       else {
         outcome.committed++;
         committedSeen++;
+        if (committedSeen <= KEY_HASH_LIMIT) {
+          committedKeys.push(`${row.asset_id.trim()}/${row.grant_code.trim().toUpperCase()}`);
+        }
+        quantitySum += BigInt(row.quantity.trim());
         // Reservoir sampling (algorithm R): every committed key so far is equally likely to be in the pool.
-        if (pool.length < DUPLICATE_POOL_SIZE) pool.push([row.asset_id, row.grant_code]);
+        const entry: [string, string, string] = [row.asset_id, row.grant_code, row.quantity.trim()];
+        if (pool.length < DUPLICATE_POOL_SIZE) pool.push(entry);
         else {
           const slot = Math.floor(rnd() * committedSeen);
-          if (slot < DUPLICATE_POOL_SIZE) pool[slot] = [row.asset_id, row.grant_code];
+          if (slot < DUPLICATE_POOL_SIZE) pool[slot] = entry;
         }
       }
     }
@@ -234,6 +251,8 @@ export async function generateInventoryManifest(
   } finally {
     writer.release();
   }
+  outcome.committedSum = { field: 'quantity', value: quantitySum.toString() };
+  if (committedSeen <= KEY_HASH_LIMIT) outcome.committedKeyHash = committedKeyHash(committedKeys);
   return outcome;
 }
 
