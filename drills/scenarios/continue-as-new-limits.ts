@@ -12,7 +12,9 @@
 import path from 'node:path';
 import type { Scenario } from '../types.ts';
 import type { Check } from './support.ts';
-import { batchHistories, check, fileSize, largestPayload, logDirOf, logLines } from './support.ts';
+import { check, fileSize, logDirOf, logLines } from './support.ts';
+import { batchHistories } from '../harness/invariants.ts';
+import { largestPayload } from '../../test/helpers/history.ts';
 import { batchWorkflowId } from '../../src/shared/task-queues.ts';
 
 const SUGGEST_EVENTS = 200;
@@ -70,7 +72,7 @@ export const continueAsNewLimits: Scenario = {
     let largest = { bytes: 0, eventId: 0, eventType: '', workflowId: '' };
     let longest = { events: 0, workflowId: '' };
     let histories = 0;
-    for await (const h of batchHistories(ctx.client.temporal, batch.batchId, report.chunks)) {
+    for (const h of await batchHistories(ctx.client.temporal, batch.batchId)) {
       histories += 1;
       const l = largestPayload(h.history);
       if (l.bytes > largest.bytes) largest = { ...l, workflowId: `${h.workflowId} ${h.runId}`.trim() };

@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Scenario } from '../types.ts';
 import type { Check } from './support.ts';
-import { check, waitFor } from './support.ts';
+import { check } from './support.ts';
+import { waitFor } from '../harness/wait.ts';
 
 const STALLED_CHUNK = 1;
 const COMMIT_TIMEOUT_S = 5;
@@ -63,13 +64,15 @@ export const lateCommit: Scenario = {
 
     const stalledFile = path.join(markerDir, `${batch.batchId}-${STALLED_CHUNK}-stalled`);
     const committedFile = path.join(markerDir, `${batch.batchId}-${STALLED_CHUNK}-committed`);
-    const stalled = await waitFor('attempt 1 to stall', () => readMarker(stalledFile), 60_000);
+    const stalled = await waitFor('attempt 1 to stall', () => readMarker(stalledFile), { timeoutMs: 60_000 });
     ctx.log(`attempt ${stalled.attempt} of chunk ${STALLED_CHUNK} stalled at ${stalled.at} (pid ${stalled.pid})`);
 
     const report = await batch.settled();
     ctx.log(`batch settled: ${report.status}, ${report.committed} committed, ${report.duplicates} duplicates`);
     // Attempt 1 wakes STALL_MS after it stalled and runs its commit then; wait for the marker it writes after it.
-    const late = await waitFor('attempt 1 to commit late', () => readMarker(committedFile), STALL_MS + 60_000);
+    const late = await waitFor('attempt 1 to commit late', () => readMarker(committedFile), {
+      timeoutMs: STALL_MS + 60_000,
+    });
     ctx.log(`attempt ${late.attempt} of chunk ${STALLED_CHUNK} finished its commit at ${late.at}`);
 
     const { rows } = await ctx.db.query<{ committed_at: Date | null; counts: unknown }>(

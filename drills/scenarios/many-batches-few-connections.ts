@@ -13,7 +13,8 @@ import type { BatchReport } from '../../src/shared/contracts.ts';
 import type { ExpectedOutcome } from '../../src/profiles/types.ts';
 import type { DrillWorker, Scenario } from '../types.ts';
 import type { Check } from './support.ts';
-import { check, fileSize, logDirOf, logLines, waitFor } from './support.ts';
+import { check, fileSize, logDirOf, logLines } from './support.ts';
+import { waitFor } from '../harness/wait.ts';
 
 const MAX_CONNECTIONS = 20;
 /** Connections the drill holds while the batches run; the rest is all the workers and the drill's pool get. */
@@ -99,8 +100,7 @@ export const manyBatchesFewConnections: Scenario = {
         const { rows } = await ctx.db.query<{ n: number }>(CLIENT_BACKENDS);
         return (rows[0]?.n ?? MAX_CONNECTIONS) <= MAX_CONNECTIONS - 6 ? true : undefined;
       },
-      90_000,
-      1_000,
+      { timeoutMs: 90_000, intervalMs: 1_000 },
     ).catch(() => ctx.log('connections still scarce; checking anyway'));
 
     const refusals = pgLog ? await logLines(pgLog, pgLogFrom, /too many clients/i) : [];

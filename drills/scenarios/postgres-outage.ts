@@ -47,14 +47,21 @@ export const postgresOutage: Scenario = {
     ctx.log(`PostgreSQL back as pid ${ctx.stack.postgresPid()} at ${since(t0)}`);
     await waitSettled(ctx, [batch.batchId], 300_000);
     // An outage is transient: every commit or read that failed during it must have been retried, not given up.
-    const failedForGood = finalActivityFailures(await batchHistories(ctx.client.temporal, batch.batchId));
+    const histories = await batchHistories(ctx.client.temporal, batch.batchId);
+    const failedForGood = finalActivityFailures(histories);
+    // The batch workflow's only short timers are the circuit breaker's cooldowns (the review deadline is days).
+    const cooldowns = histories
+      .filter((h) => !h.workflowId.includes('/chunk-'))
+      .flatMap((h) => h.history.events ?? [])
+      .filter((e) => Number(e.timerStartedEventAttributes?.startToFireTimeout?.seconds ?? Infinity) <= 600).length;
     return {
       batches: [{ batchId: batch.batchId, expected }],
       expectRetry: true,
       livenessLimitMs: 5 * 60_000,
       fault:
         `PostgreSQL pid ${pid} stopped at ${stoppedAt} for ${OUTAGE_MS / 1000} s ` +
-        `(${atFault.chunksDone}/${atFault.chunks} chunks done, ${atFault.chunksInFlight} in flight)`,
+        `(${atFault.chunksDone}/${atFault.chunks} chunks done, ${atFault.chunksInFlight} in flight); ` +
+        `the circuit breaker waited out ${cooldowns} cooldown(s)`,
       checks: [
         {
           name: 'the database was down while chunks were in flight',

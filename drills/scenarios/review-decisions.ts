@@ -11,7 +11,8 @@ import type { RecordCounts, ReviewOutcome } from '../../src/shared/contracts.ts'
 import { batchWorkflowId } from '../../src/shared/task-queues.ts';
 import type { Scenario } from '../types.ts';
 import type { Check } from './support.ts';
-import { check, statusCounts, waitFor } from './support.ts';
+import { check, statusCounts } from './support.ts';
+import { waitFor } from '../harness/wait.ts';
 
 const reviewer = 'drill-reviewer';
 
@@ -129,14 +130,22 @@ export const reviewDecisions: Scenario = {
 
     // 1. Malformed decisions as signals: each refused, recorded in the audit log and listed by `progress`.
     for (const m of MALFORMED) await handle.signal<[unknown]>('review', m.payload);
-    const p1 = await waitFor('every malformed signal to be refused', async () => {
-      const p = await progress();
-      return p.rejectedDecisions.length >= MALFORMED.length ? p : undefined;
-    });
-    const refusedSignals = await waitFor('the refusals in the audit log', async () => {
-      const c = await auditCount('decision_rejected');
-      return c >= MALFORMED.length ? c : undefined;
-    }).catch(() => -1);
+    const p1 = await waitFor(
+      'every malformed signal to be refused',
+      async () => {
+        const p = await progress();
+        return p.rejectedDecisions.length >= MALFORMED.length ? p : undefined;
+      },
+      { timeoutMs: 120_000 },
+    );
+    const refusedSignals = await waitFor(
+      'the refusals in the audit log',
+      async () => {
+        const c = await auditCount('decision_rejected');
+        return c >= MALFORMED.length ? c : undefined;
+      },
+      { timeoutMs: 120_000 },
+    ).catch(() => -1);
     const mismatched = MALFORMED.flatMap((m, i) => {
       const r = p1.rejectedDecisions[p1.rejectedDecisions.length - MALFORMED.length + i];
       return r && m.error.test(r.error) ? [] : [`${m.kind}: ${r ? r.error : 'not listed'}`];

@@ -6,10 +6,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
-import type { temporal } from '@temporalio/proto';
 import type pg from 'pg';
 import { committedKeyHash, csvCell } from '../../src/profiles/generator-kit.ts';
 import type { ExpectedOutcome } from '../../src/profiles/types.ts';
@@ -25,30 +23,6 @@ export const check = (name: string, ok: boolean, detail: string): Check => ({ na
 /** A fresh tag per run, so that repeated runs on one stack never share bytes, batch ids or idempotency keys. */
 export const runTag = (): string => randomBytes(4).toString('hex').toUpperCase();
 
-/** Polls `probe` until it returns a value (not undefined), or throws after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 120_000,
-  everyMs = 250,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > end) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await sleep(everyMs);
-  }
-}
-
 /** Dispositions of a batch by status. */
 export async function statusCounts(db: pg.Pool, batchId: string): Promise<Record<string, number>> {
   const { rows } = await db.query<{ status: string; n: number }>(
@@ -62,44 +36,6 @@ export async function statusCounts(db: pg.Pool, batchId: string): Promise<Record
 export async function countRuns(client: Client, batchId: string): Promise<number> {
   const { count } = await client.workflow.count(`WorkflowId = "${batchWorkflowId(batchId)}"`);
   return count;
-}
-
-type History = temporal.api.history.v1.IHistory;
-
-/** The largest payload anywhere in a history, in bytes (as test/helpers/history.ts measures it). */
-export function largestPayload(history: History): { bytes: number; eventId: number; eventType: string } {
-  let best = { bytes: 0, eventId: 0, eventType: '' };
-  for (const event of history.events ?? []) {
-    const visit = (node: unknown): void => {
-      if (node === null || typeof node !== 'object' || node instanceof Uint8Array) return;
-      const maybe = node as { data?: unknown; metadata?: unknown };
-      if (maybe.data instanceof Uint8Array && maybe.metadata) {
-        const bytes = maybe.data.length;
-        if (bytes > best.bytes) best = { bytes, eventId: Number(event.eventId), eventType: String(event.eventType) };
-      }
-      for (const value of Object.values(node)) visit(value);
-    };
-    visit(event);
-  }
-  return best;
-}
-
-/** Every history of a batch: each run of the batch workflow, then each chunk child (`chunks` of them). */
-export async function* batchHistories(
-  client: Client,
-  batchId: string,
-  chunks: number,
-): AsyncGenerator<{ workflowId: string; runId: string; history: History }> {
-  const workflowId = batchWorkflowId(batchId);
-  for await (const wf of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
-    const history = await client.workflow.getHandle(workflowId, wf.runId).fetchHistory();
-    yield { workflowId, runId: wf.runId, history };
-  }
-  for (let i = 0; i < chunks; i++) {
-    const id = `${workflowId}/chunk-${i}`;
-    const history = await client.workflow.getHandle(id).fetchHistory();
-    yield { workflowId: id, runId: '', history };
-  }
 }
 
 /** The drill stack's blob folder: the client and workers must share it (local blob store). */
