@@ -117,9 +117,12 @@ describe('sluice audit', () => {
     const noteRow = lines.find((l) => l.includes('cmd|x'))!;
     expect(noteRow).toContain("'=cmd|x");
     // Stored verbatim: the ledger keeps what the manifest said.
+    // (This batch's rows only: other test files commit formula strings of their own to the shared ledger.)
     const stored = await t.db.query(
-      `SELECT payload->>'asset_id' AS a FROM ledger WHERE business_key LIKE '=HYPERLINK%'`,
+      `SELECT payload->>'asset_id' AS a FROM ledger WHERE batch_id = $1 AND business_key LIKE '=HYPERLINK%'`,
+      [final.batchId],
     );
+    expect(stored.rows).toHaveLength(1);
     expect(stored.rows[0].a).toBe('=HYPERLINK("http://evil.example")');
   });
 
