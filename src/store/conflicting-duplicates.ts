@@ -68,6 +68,7 @@ export function conflictIssues(
   return diffs.map((d) => ({
     path: d.field,
     code: CONFLICTS_WITH_LEDGER,
-    message: `${d.field || 'record'}: the ledger holds ${showValue(d.ledger)} ${from}; this record has ${showValue(d.value)}`,
+    // The path names the field; `review show` prints it before the message.
+    message: `the ledger holds ${showValue(d.ledger)} ${from}; this record has ${showValue(d.value)}`,
   }));
 }

@@ -165,7 +165,7 @@ describe('conflicting duplicates, recorded (the default)', () => {
       expect(conflict.issues!.map((i) => i.path).sort()).toEqual(['category', 'location', 'quantity']);
       expect(conflict.issues!.every((i) => i.code === 'conflicts_with_ledger')).toBe(true);
       expect(conflict.issues!.find((i) => i.path === 'quantity')!.message).toBe(
-        `quantity: the ledger holds ${original.quantity} from batch ${A} record ${owner}; ` +
+        `the ledger holds ${original.quantity} from batch ${A} record ${owner}; ` +
           `this record has ${Number(original.quantity) + delta}`,
       );
       expect(conflict.error_signature).toBe(
@@ -216,7 +216,7 @@ describe('conflicting duplicates, recorded (the default)', () => {
       source: { ...rowsB[1]! },
     });
     expect(d.get(2)!.issues!.find((i) => i.path === 'location')!.message).toBe(
-      `location: the ledger holds "${a[3]!.location}" from batch ${A} record 5; this record has "BIO-5B"`,
+      `the ledger holds "${a[3]!.location}" from batch ${A} record 5; this record has "BIO-5B"`,
     );
     expect(d.get(3)).toMatchObject({ status: 'duplicate', reason_code: null, issues: null, source: null });
     await expectAuditConsistent(B);
@@ -312,7 +312,7 @@ describe('conflicting duplicates, held for review (conflicting_duplicates: hold)
     expect(view.records.map((r: { recordNo: number }) => r.recordNo)).toEqual([3, 6, 7]);
     const across = view.records.find((r: { recordNo: number }) => r.recordNo === 7);
     expect(across.issues.map((i: FieldIssue) => i.message)).toContain(
-      `quantity: the ledger holds ${a[3]!.quantity} from batch ${A} record 5; this record has ${Number(a[3]!.quantity) + 6}`,
+      `the ledger holds ${a[3]!.quantity} from batch ${A} record 5; this record has ${Number(a[3]!.quantity) + 6}`,
     );
     const text = await runCli(['review', 'show', C]);
     expect(text.code, text.stderr).toBe(0);

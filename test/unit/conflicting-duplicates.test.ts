@@ -55,18 +55,18 @@ describe('conflicting duplicates: the field diff', () => {
       {
         path: 'category',
         code: CONFLICTS_WITH_LEDGER,
-        message: `category: the ledger holds "Buffer solution" from batch inventory-abc record 5; this record has "${'y'.repeat(78)}…`,
+        message: `the ledger holds "Buffer solution" from batch inventory-abc record 5; this record has "${'y'.repeat(78)}…`,
       },
       {
         path: 'quantity',
         code: CONFLICTS_WITH_LEDGER,
-        message: 'quantity: the ledger holds 186 from batch inventory-abc record 5; this record has 197',
+        message: 'the ledger holds 186 from batch inventory-abc record 5; this record has 197',
       },
     ]);
     expect(showValue(undefined)).toBe('nothing');
     expect(showValue(long)).toHaveLength(80);
     expect(conflictIssues([1], [2], { batchId: 'b', recordNo: 1 })[0]!.message).toBe(
-      'record: the ledger holds [1] from batch b record 1; this record has [2]',
+      'the ledger holds [1] from batch b record 1; this record has [2]',
     );
     // jsonb said the payloads differ but no field shows it (cannot happen with JSON): still one issue.
     expect(conflictIssues(ledger, ledger, { batchId: 'b', recordNo: 1 })).toEqual([
