@@ -14,6 +14,7 @@ import { constants as zlibConstants, crc32, deflateRawSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZipWriter } from '../../src/formats/xlsx-write.ts';
+import { MAIN_NS, addWorkbookParts } from '../helpers/xlsx-fixtures.ts';
 import { generateInventoryManifest } from '../../src/profiles/inventory/generator.ts';
 import type { BatchReport } from '../../src/shared/contracts.ts';
 import { checkInvariants, runCli, spawnWorkerProcess, testConfig, useSluiceTest } from '../helpers/sluice-env.ts';
@@ -201,27 +202,12 @@ describe('XML', () => {
 // ---------------------------------------------------------------------------------------------------------------
 // XLSX
 
-const MAIN_NS = 'http://schemas.openxmlformats.org/spreadsheetml/2006/main';
-const REL_NS = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
-const PKG_REL_NS = 'http://schemas.openxmlformats.org/package/2006/relationships';
 const INVENTORY_HEADER = ['asset_id', 'grant_code', 'category', 'quantity', 'location', 'acquisition_date'];
 
 /** A one-sheet workbook whose sheet entry is written by `sheet` (sizes declared as the caller says). */
 async function workbook(file: string, sheet: (zip: ZipWriter) => Promise<void>): Promise<void> {
   const zip = await ZipWriter.create(file);
-  await zip.add('[Content_Types].xml', '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>');
-  await zip.add(
-    '_rels/.rels',
-    `<Relationships xmlns="${PKG_REL_NS}"><Relationship Id="rId1" Type="${REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>`,
-  );
-  await zip.add(
-    'xl/workbook.xml',
-    `<workbook xmlns="${MAIN_NS}" xmlns:r="${REL_NS}"><sheets><sheet name="Manifest" sheetId="1" r:id="rId1"/></sheets></workbook>`,
-  );
-  await zip.add(
-    'xl/_rels/workbook.xml.rels',
-    `<Relationships xmlns="${PKG_REL_NS}"><Relationship Id="rId1" Type="${REL_NS}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`,
-  );
+  await addWorkbookParts(zip, 'Manifest');
   await sheet(zip);
   await zip.close();
 }

@@ -2,13 +2,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync,
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { constants as zlibConstants, crc32, deflateRawSync } from 'node:zlib';
+import { crc32, deflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isDateFormatCode, readXlsxRecords, readXlsxRows, serialToIso } from '../../src/formats/xlsx.ts';
 import type { XlsxReadOptions, XlsxRecord, XlsxRow } from '../../src/formats/xlsx.ts';
 import { columnName, writeXlsx, ZipWriter } from '../../src/formats/xlsx-write.ts';
 import type { XlsxCellValue, XlsxRowInput } from '../../src/formats/xlsx-write.ts';
 import { InputError } from '../../src/profiles/types.ts';
+import { MAIN_NS, PKG_REL_NS, REL_NS, addWorkbookParts, deflatedZeros } from '../helpers/xlsx-fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-xlsx-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,10 +50,6 @@ async function values(cells: XlsxCellValue[], options: Parameters<typeof writeXl
   const rows = await rowsOf(await book([cells], options));
   return rows[0]!.cells;
 }
-
-const MAIN_NS = 'http://schemas.openxmlformats.org/spreadsheetml/2006/main';
-const REL_NS = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
-const PKG_REL_NS = 'http://schemas.openxmlformats.org/package/2006/relationships';
 
 /** The minimal package around hand-written parts; a part set to null is left out. */
 async function craft(parts: Record<string, string | Buffer | null>): Promise<string> {
@@ -471,40 +468,11 @@ describe('readXlsxRows: malformed workbooks', () => {
   });
 });
 
-/** A deflate stream that inflates to `size` zero bytes, from one flushed block repeated: cheap to build. */
-function deflatedZeros(size: number): { data: Buffer[]; crc32: number } {
-  const piece = 1 << 24;
-  expect(size % piece).toBe(0);
-  const zeros = Buffer.alloc(piece);
-  // A full flush ends the block byte-aligned and forgets the window, so the same bytes can follow themselves.
-  const block = deflateRawSync(zeros, { flush: zlibConstants.Z_FULL_FLUSH, finishFlush: zlibConstants.Z_FULL_FLUSH });
-  const data: Buffer[] = [];
-  let crc = 0;
-  for (let done = 0; done < size; done += piece) {
-    data.push(block);
-    crc = crc32(zeros, crc);
-  }
-  data.push(deflateRawSync(Buffer.alloc(0)));
-  return { data, crc32: crc };
-}
-
 /** A real workbook (written by writeXlsx) with one more entry added by `extra`. */
 async function workbookWith(extra: (zip: ZipWriter) => Promise<void>, sheetXml?: string): Promise<string> {
   const file = nextFile();
   const zip = await ZipWriter.create(file);
-  await zip.add('[Content_Types].xml', '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>');
-  await zip.add(
-    '_rels/.rels',
-    `<Relationships xmlns="${PKG_REL_NS}"><Relationship Id="rId1" Type="${REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>`,
-  );
-  await zip.add(
-    'xl/workbook.xml',
-    `<workbook xmlns="${MAIN_NS}" xmlns:r="${REL_NS}"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>`,
-  );
-  await zip.add(
-    'xl/_rels/workbook.xml.rels',
-    `<Relationships xmlns="${PKG_REL_NS}"><Relationship Id="rId1" Type="${REL_NS}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`,
-  );
+  await addWorkbookParts(zip);
   if (sheetXml !== undefined) await zip.add('xl/worksheets/sheet1.xml', sheetXml);
   await extra(zip);
   await zip.close();
