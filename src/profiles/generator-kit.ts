@@ -1,9 +1,11 @@
 /**
  * What every profile's sample generator needs: a seeded PRNG (same seed, same file), defect rates checked and made
- * cumulative, CSV cells, and a writer that batches small strings into large writes with back-pressure.
+ * cumulative, CSV cells, a writer that batches small strings into large writes with back-pressure, and the oracle's
+ * counting.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import type { ExpectedOutcome } from './types.ts';
 
 /** mulberry32: a tiny, fast, well-distributed 32-bit PRNG; returns floats in [0, 1). */
 export function mulberry32(seed: number): () => number {
@@ -87,4 +89,24 @@ export function committedKeyHash(keys: string[]): string {
   const hash = createHash('sha256');
   for (const key of keys.sort()) hash.update(`${key}\n`);
   return hash.digest('hex');
+}
+
+/** A generator's oracle before the first record: nothing counted yet. */
+export function newOutcome(profile: string, records: number, seed: number, format?: string): ExpectedOutcome {
+  return {
+    profile,
+    records,
+    committed: 0,
+    duplicates: 0,
+    quarantined: 0,
+    byReason: {},
+    seed,
+    ...(format !== undefined ? { format } : {}),
+  };
+}
+
+/** Counts one record the batch must hold for review, under its reason code. */
+export function countHeld(outcome: ExpectedOutcome, reason: string): void {
+  outcome.quarantined++;
+  outcome.byReason[reason] = (outcome.byReason[reason] ?? 0) + 1;
 }

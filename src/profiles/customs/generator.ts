@@ -21,7 +21,7 @@ import { add, decimal, format, mul, round, sub } from './decimal.ts';
 import { formatDate, formatNumber, parseNumber } from './locale.ts';
 import type { Locale } from './locale.ts';
 import { CSV_COLUMNS, CUSTOMS_EXTENSION_NS } from './layouts.ts';
-import { BatchedWriter, cumulativeRates, csvCell, mulberry32 } from '../generator-kit.ts';
+import { BatchedWriter, countHeld, csvCell, cumulativeRates, mulberry32, newOutcome } from '../generator-kit.ts';
 
 export const CUSTOMS_FORMATS = ['json', 'ndjson', 'xml', 'csv'] as const;
 export type CustomsFormat = (typeof CUSTOMS_FORMATS)[number];
@@ -372,16 +372,7 @@ export async function generateCustomsInvoices(out: string, opts: GenerateOptions
     }
   };
 
-  const outcome: ExpectedOutcome = {
-    profile: 'customs',
-    records,
-    committed: 0,
-    duplicates: 0,
-    quarantined: 0,
-    byReason: {},
-    seed,
-    format: fmt,
-  };
+  const outcome: ExpectedOutcome = newOutcome('customs', records, seed, fmt);
   const pool: Array<{ invoiceNumber: string; exporter: number }> = [];
   let committedSeen = 0;
 
@@ -408,8 +399,7 @@ export async function generateCustomsInvoices(out: string, opts: GenerateOptions
       if (original) outcome.duplicates++;
       else if (defect !== undefined && defect !== 'duplicate') {
         // Every defect is named after the reason code it is quarantined with.
-        outcome.quarantined++;
-        outcome.byReason[defect] = (outcome.byReason[defect] ?? 0) + 1;
+        countHeld(outcome, defect);
       } else {
         outcome.committed++;
         committedSeen++;

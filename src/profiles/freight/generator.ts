@@ -13,7 +13,7 @@ import { formatCents, multiplyToCents, parseDecimal } from './money.ts';
 import type { RatePeriod } from './reference.ts';
 import { RATE_COLUMNS } from './reference.ts';
 import type { CSV_OPTIONAL, CSV_REQUIRED } from './readers.ts';
-import { BatchedWriter, cumulativeRates, csvCell, mulberry32 } from '../generator-kit.ts';
+import { BatchedWriter, countHeld, csvCell, cumulativeRates, mulberry32, newOutcome } from '../generator-kit.ts';
 
 /** Every kind of defect the generator can plant; each is named after the reason code its invoice is held with. */
 export const DEFECTS = [
@@ -310,21 +310,8 @@ export async function generateFreightInvoices(out: string, opts: FreightGenerate
     };
   };
 
-  const outcome: ExpectedOutcome = {
-    profile: 'freight',
-    records,
-    committed: 0,
-    duplicates: 0,
-    quarantined: 0,
-    byReason: {},
-    seed,
-    format,
-  };
+  const outcome: ExpectedOutcome = newOutcome('freight', records, seed, format);
   let committedCents = 0n;
-  const quarantine = (reason: string): void => {
-    outcome.quarantined++;
-    outcome.byReason[reason] = (outcome.byReason[reason] ?? 0) + 1;
-  };
   // Committed invoices a planted duplicate may repeat: a reservoir sample over the whole file, so duplicates reach
   // back across many chunks while memory stays bounded.
   const pool: GenInvoice[] = [];
@@ -391,7 +378,7 @@ export async function generateFreightInvoices(out: string, opts: FreightGenerate
       await emit.invoice(invoice, { broken, badDate });
 
       if (duplicateOf) outcome.duplicates++;
-      else if (defect !== undefined && defect !== 'duplicate') quarantine(defect);
+      else if (defect !== undefined && defect !== 'duplicate') countHeld(outcome, defect);
       else {
         outcome.committed++;
         committedCents += invoice.total;

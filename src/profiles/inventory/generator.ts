@@ -11,7 +11,15 @@ import { writeXlsx } from '../../formats/xlsx-write.ts';
 import type { ExpectedOutcome, GenerateOptions } from '../types.ts';
 import { GRANT_PREFIXES } from './schema.ts';
 import { QUANTITY_OUTLIER_ABOVE } from './classify.ts';
-import { BatchedWriter, committedKeyHash, cumulativeRates, csvCell, mulberry32 } from '../generator-kit.ts';
+import {
+  BatchedWriter,
+  committedKeyHash,
+  countHeld,
+  csvCell,
+  cumulativeRates,
+  mulberry32,
+  newOutcome,
+} from '../generator-kit.ts';
 
 /** Fractions (0..1) of records that get each defect; a record gets at most one. The sum must not exceed 1. */
 export interface InventoryDefectRates {
@@ -144,19 +152,7 @@ export async function generateInventoryManifest(
     acquisition_date: date(),
   });
 
-  const outcome: ExpectedOutcome = {
-    profile: 'inventory',
-    records,
-    committed: 0,
-    duplicates: 0,
-    quarantined: 0,
-    byReason: {},
-    seed,
-  };
-  const quarantine = (reason: string): void => {
-    outcome.quarantined++;
-    outcome.byReason[reason] = (outcome.byReason[reason] ?? 0) + 1;
-  };
+  const outcome: ExpectedOutcome = newOutcome('inventory', records, seed);
   // Keys of committed records that a planted duplicate may repeat: a reservoir sample over the whole file, so
   // duplicates reach back across many chunks while memory stays bounded.
   const pool: Array<[string, string, string]> = [];
@@ -218,10 +214,10 @@ export async function generateInventoryManifest(
       await writer.write(cells.map(csvCell).join(',') + '\n');
 
       // With the extra column nothing commits, so the pool stays empty and no duplicate is planted.
-      if (extraColumn) quarantine('schema_violation');
+      if (extraColumn) countHeld(outcome, 'schema_violation');
       else if (duplicateOf) outcome.duplicates++;
       // Every other defect is named after the reason code it is quarantined with.
-      else if (defect !== undefined && defect !== 'duplicate') quarantine(defect);
+      else if (defect !== undefined && defect !== 'duplicate') countHeld(outcome, defect);
       else {
         outcome.committed++;
         committedSeen++;

@@ -18,7 +18,7 @@ import type { XlsxCellValue, XlsxRowInput } from '../../formats/xlsx-write.ts';
 import type { ExpectedOutcome, GenerateOptions } from '../types.ts';
 import { REBATE_COLUMNS, daysInMonth } from './schema.ts';
 import { PROMOTION_COLUMNS } from './reference.ts';
-import { cumulativeRates, csvCell, mulberry32, WRITE_BATCH_CHARS } from '../generator-kit.ts';
+import { countHeld, csvCell, cumulativeRates, mulberry32, newOutcome, WRITE_BATCH_CHARS } from '../generator-kit.ts';
 
 export const REBATE_DEFECTS = [
   'unknown_promotion',
@@ -315,10 +315,6 @@ function* claimLines(opts: Required<Omit<GenerateRebateOptions, 'format'>>, outc
 
   let committedCents = 0;
   let accrualCents = 0;
-  const quarantine = (reason: string): void => {
-    outcome.quarantined++;
-    outcome.byReason[reason] = (outcome.byReason[reason] ?? 0) + 1;
-  };
   const pool: Line[] = [];
   let committedSeen = 0;
 
@@ -412,7 +408,7 @@ function* claimLines(opts: Required<Omit<GenerateRebateOptions, 'format'>>, outc
     }
     yield line;
     if (defect !== undefined && defect !== 'duplicate') {
-      quarantine(defect);
+      countHeld(outcome, defect);
       continue;
     }
     outcome.committed++;
@@ -437,17 +433,7 @@ export async function generateRebateClaims(out: string, opts: GenerateRebateOpti
   if (!REBATE_FORMATS.includes(format)) throw new RangeError(`rebate files are ${REBATE_FORMATS.join(' or ')}`);
   // Checked here, before the file is opened: the lines are drawn lazily while they are written.
   cumulativeRates(REBATE_DEFECTS, defects, 'rebate');
-  const outcome: RebateExpectedOutcome = {
-    profile: 'rebate',
-    records,
-    committed: 0,
-    duplicates: 0,
-    quarantined: 0,
-    byReason: {},
-    seed,
-    format,
-    committedAccrual: '0.00',
-  };
+  const outcome: RebateExpectedOutcome = { ...newOutcome('rebate', records, seed, format), committedAccrual: '0.00' };
   const lines = claimLines({ records, seed, defects }, outcome);
   if (format === 'csv') await writeCsv(out, lines);
   else await writeXlsx(out, [{ name: 'Claims', rows: xlsxRows(lines) }]);

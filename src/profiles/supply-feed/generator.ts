@@ -20,7 +20,7 @@ import type { XlsxCellValue } from '../../formats/xlsx-write.ts';
 import type { ExpectedOutcome, GenerateOptions } from '../types.ts';
 import type { TABULAR_COLUMNS } from './readers.ts';
 import type { DocType } from './schema.ts';
-import { BatchedWriter, cumulativeRates, csvCell, mulberry32 } from '../generator-kit.ts';
+import { BatchedWriter, countHeld, csvCell, cumulativeRates, mulberry32, newOutcome } from '../generator-kit.ts';
 
 export const SUPPLY_FORMATS = ['x12', 'csv', 'xlsx', 'xml'] as const;
 export type SupplyFormat = (typeof SUPPLY_FORMATS)[number];
@@ -242,20 +242,7 @@ export async function generateSupplyFeed(out: string, opts: GenerateOptions): Pr
   }
   await writeDocuments(purchaseOrdersFile(out), format, orders());
 
-  const outcome: ExpectedOutcome = {
-    profile: 'supply-feed',
-    records,
-    committed: 0,
-    duplicates: 0,
-    quarantined: 0,
-    byReason: {},
-    seed,
-    format,
-  };
-  const quarantine = (reason: string): void => {
-    outcome.quarantined++;
-    outcome.byReason[reason] = (outcome.byReason[reason] ?? 0) + 1;
-  };
+  const outcome: ExpectedOutcome = newOutcome('supply-feed', records, seed, format);
   const rnd = mulberry32(seed ^ 0x5eed5eed);
   const usedDuplicates = new Set<number>();
 
@@ -326,7 +313,7 @@ export async function generateSupplyFeed(out: string, opts: GenerateOptions): Pr
       }
       plant(rnd, doc, defect, format, run, suffix);
       if (defect === undefined) outcome.committed++;
-      else quarantine(defect);
+      else countHeld(outcome, defect);
       yield doc;
     }
   }
