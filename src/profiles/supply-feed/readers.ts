@@ -96,6 +96,18 @@ export function x12Document(set: X12TransactionSet): { fields: SourceFields; par
   const put = (target: Record<string, unknown>, key: string, value: string | undefined): void => {
     if (value !== undefined) target[key] = value;
   };
+  /** A line of an order or invoice (850 PO1, 810 IT1) as source fields. */
+  const orderedLine = (
+    l: { lineNo?: string; productIds: X12ProductIds; quantity?: string; unit?: string; unitPrice?: string },
+    i: number,
+  ) => {
+    const line: Record<string, string> = { line_no: l.lineNo ?? String(i + 1) };
+    put(line, 'sku', skuOf(l.productIds));
+    put(line, 'quantity', l.quantity);
+    put(line, 'unit', l.unit);
+    put(line, 'unit_price', l.unitPrice);
+    return line;
+  };
 
   if (record?.type === '850') {
     put(fields, 'doc_number', record.poNumber);
@@ -103,14 +115,7 @@ export function x12Document(set: X12TransactionSet): { fields: SourceFields; par
     fields.buyer = partyId(record.parties, [BUYER_QUALIFIER]) ?? buyerSide;
     fields.supplier_id = partyId(record.parties, SUPPLIER_QUALIFIERS) ?? supplierSide;
     fields.currency = record.currency;
-    record.lines.forEach((l, i) => {
-      const line: Record<string, string> = { line_no: l.lineNo ?? String(i + 1) };
-      put(line, 'sku', skuOf(l.productIds));
-      put(line, 'quantity', l.quantity);
-      put(line, 'unit', l.unit);
-      put(line, 'unit_price', l.unitPrice);
-      fields.lines.push(line);
-    });
+    fields.lines.push(...record.lines.map(orderedLine));
   } else if (record?.type === '810') {
     put(fields, 'doc_number', record.invoiceNumber);
     put(fields, 'doc_date', record.invoiceDate);
@@ -118,14 +123,7 @@ export function x12Document(set: X12TransactionSet): { fields: SourceFields; par
     fields.supplier_id = partyId(record.parties, SUPPLIER_QUALIFIERS) ?? supplierSide;
     put(fields, 'po_number', record.poNumber);
     fields.currency = record.currency;
-    record.lines.forEach((l, i) => {
-      const line: Record<string, string> = { line_no: l.lineNo ?? String(i + 1) };
-      put(line, 'sku', skuOf(l.productIds));
-      put(line, 'quantity', l.quantity);
-      put(line, 'unit', l.unit);
-      put(line, 'unit_price', l.unitPrice);
-      fields.lines.push(line);
-    });
+    fields.lines.push(...record.lines.map(orderedLine));
   } else if (record?.type === '856') {
     put(fields, 'doc_number', record.shipmentId);
     put(fields, 'doc_date', record.shipDate);
