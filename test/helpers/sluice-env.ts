@@ -125,6 +125,15 @@ export async function checkInvariants(db: pg.Pool, batchId: string, records: num
   }
 }
 
+/** Records ever held for review in a batch, per reason code (to compare with a generator's `byReason`). */
+export async function heldByReason(db: pg.Pool, batchId: string): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ reason_code: string; n: number }>(
+    'SELECT reason_code, count(*)::int AS n FROM record_disposition WHERE batch_id = $1 AND held GROUP BY 1',
+    [batchId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.reason_code, r.n]));
+}
+
 /** Runs the audit of a batch and fails the test with the failing checks unless every check passes. */
 export async function expectAuditConsistent(batchId: string): Promise<AuditReport> {
   const env = testEnv();

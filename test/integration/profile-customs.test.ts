@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { customsProfile } from '../../src/profiles/customs/index.ts';
 import type { ExpectedOutcome } from '../../src/profiles/types.ts';
 import type { BatchReport } from '../../src/shared/contracts.ts';
-import { checkInvariants, expectAuditConsistent, runCli, useSluiceTest } from '../helpers/sluice-env.ts';
+import { checkInvariants, expectAuditConsistent, runCli, useSluiceTest, heldByReason } from '../helpers/sluice-env.ts';
 import { sharedDataFile } from '../helpers/shared-data.ts';
 
 const t = useSluiceTest('profile-customs');
@@ -51,14 +51,6 @@ async function submit(file: string): Promise<BatchReport> {
   return JSON.parse(res.stdout) as BatchReport;
 }
 
-async function heldByReason(batchId: string): Promise<Record<string, number>> {
-  const { rows } = await t.db.query<{ reason_code: string; n: number }>(
-    'SELECT reason_code, count(*)::int AS n FROM record_disposition WHERE batch_id = $1 AND held GROUP BY 1',
-    [batchId],
-  );
-  return Object.fromEntries(rows.map((r) => [r.reason_code, r.n]));
-}
-
 async function generate(format: string, seed: number): Promise<{ file: string; expected: ExpectedOutcome }> {
   const file = path.join(t.dir, `invoices-${seed}.${format}`);
   const expected = await customsProfile.generator!.generate(file, { records: RECORDS, seed, defects: DEFECTS, format });
@@ -86,7 +78,7 @@ describe('customs profile, every format on the real stack', () => {
         pendingReview: expected.quarantined,
         chunks: Math.ceil(RECORDS / 100),
       });
-      expect(await heldByReason(report.batchId)).toEqual(expected.byReason);
+      expect(await heldByReason(t.db, report.batchId)).toEqual(expected.byReason);
       await checkInvariants(t.db, report.batchId, expected.records);
       // A held invoice says where it is in its file.
       const held = await t.db.query<{ location: { position?: string; file: string } }>(
@@ -109,7 +101,7 @@ describe('customs profile, every format on the real stack', () => {
       duplicates: expected.committed + expected.duplicates,
       quarantined: expected.quarantined,
     });
-    expect(await heldByReason(report.batchId)).toEqual(expected.byReason);
+    expect(await heldByReason(t.db, report.batchId)).toEqual(expected.byReason);
     await checkInvariants(t.db, report.batchId, RECORDS);
   });
 });

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { freightProfile } from '../../src/profiles/freight/index.ts';
 import type { BatchReport } from '../../src/shared/contracts.ts';
 import type { ExpectedOutcome } from '../../src/profiles/types.ts';
-import { checkInvariants, expectAuditConsistent, runCli, useSluiceTest } from '../helpers/sluice-env.ts';
+import { checkInvariants, expectAuditConsistent, runCli, useSluiceTest, heldByReason } from '../helpers/sluice-env.ts';
 
 const t = useSluiceTest('profile-freight');
 
@@ -61,14 +61,6 @@ async function submit(file: string): Promise<BatchReport> {
   return JSON.parse(res.stdout) as BatchReport;
 }
 
-async function heldByReason(batchId: string): Promise<Record<string, number>> {
-  const { rows } = await t.db.query<{ reason_code: string; n: number }>(
-    'SELECT reason_code, count(*)::int AS n FROM record_disposition WHERE batch_id = $1 AND held GROUP BY 1',
-    [batchId],
-  );
-  return Object.fromEntries(rows.map((r) => [r.reason_code, r.n]));
-}
-
 async function committedTotal(batchId: string): Promise<string> {
   const { rows } = await t.db.query<{ total: string }>(
     `SELECT coalesce(sum((payload->>'total')::numeric), 0)::numeric(20, 2)::text AS total FROM ledger WHERE batch_id = $1`,
@@ -100,7 +92,7 @@ describe('freight invoices end to end', () => {
         rejected: 0,
         chunks: Math.ceil(RECORDS / CHUNK),
       });
-      expect(await heldByReason(report.batchId)).toEqual(expected.byReason);
+      expect(await heldByReason(t.db, report.batchId)).toEqual(expected.byReason);
       expect(await committedTotal(report.batchId)).toBe(expected.committedSum!.value);
       await checkInvariants(t.db, report.batchId, expected.records);
       await expectAuditConsistent(report.batchId);
@@ -126,7 +118,7 @@ describe('freight invoices end to end', () => {
       duplicates: xml!.committed + xml!.duplicates,
       quarantined: xml!.quarantined,
     });
-    expect(await heldByReason(report.batchId)).toEqual(xml!.byReason);
+    expect(await heldByReason(t.db, report.batchId)).toEqual(xml!.byReason);
     const ledgerAfter = await t.db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM ledger WHERE profile = 'freight'`,
     );

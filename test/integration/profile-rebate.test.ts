@@ -17,7 +17,7 @@ import type { Promotion } from '../../src/profiles/rebate/reference.ts';
 import type { RebateClaimLine } from '../../src/profiles/rebate/schema.ts';
 import type { BatchReport } from '../../src/shared/contracts.ts';
 import { batchHistories } from '../helpers/history.ts';
-import { checkInvariants, expectAuditConsistent, runCli, useSluiceTest } from '../helpers/sluice-env.ts';
+import { checkInvariants, expectAuditConsistent, runCli, useSluiceTest, heldByReason } from '../helpers/sluice-env.ts';
 
 const t = useSluiceTest('profile-rebate');
 
@@ -49,14 +49,6 @@ async function submit(file: string): Promise<BatchReport> {
   const res = await runCli(['submit', file, '--profile', 'rebate', '--config', config, '--wait', '--json']);
   expect(res.code, res.stderr).toBe(0);
   return JSON.parse(res.stdout) as BatchReport;
-}
-
-async function heldByReason(batchId: string): Promise<Record<string, number>> {
-  const { rows } = await t.db.query<{ reason_code: string; n: number }>(
-    'SELECT reason_code, count(*)::int AS n FROM record_disposition WHERE batch_id = $1 AND held GROUP BY 1',
-    [batchId],
-  );
-  return Object.fromEntries(rows.map((r) => [r.reason_code, r.n]));
 }
 
 /** The committed lines' amounts, and their accruals recomputed from the ledger payloads and the promotion master. */
@@ -102,7 +94,7 @@ describe.each([
     expected = await generateRebateClaims(file, { records, seed, defects: DEFECTS, format });
     report = await submit(file);
     expectOracle(report, expected);
-    expect(await heldByReason(report.batchId)).toEqual(expected.byReason);
+    expect(await heldByReason(t.db, report.batchId)).toEqual(expected.byReason);
     await checkInvariants(t.db, report.batchId, expected.records);
     expect(await ledgerTotals(report.batchId)).toEqual({
       amount: expected.committedSum!.value,
@@ -153,7 +145,7 @@ describe('the same claim lines in the other format', () => {
       duplicates: expected.committed + expected.duplicates,
       quarantined: expected.quarantined,
     });
-    expect(await heldByReason(second.batchId)).toEqual(expected.byReason);
+    expect(await heldByReason(t.db, second.batchId)).toEqual(expected.byReason);
     const ledgerAfter = await t.db.query('SELECT count(*)::int AS n FROM ledger');
     expect(ledgerAfter.rows[0].n).toBe(ledgerBefore.rows[0].n);
     await checkInvariants(t.db, second.batchId, expected.records);

@@ -22,7 +22,7 @@ import {
 import type { SupplyFormat } from '../../src/profiles/supply-feed/generator.ts';
 import type { ExpectedOutcome } from '../../src/profiles/types.ts';
 import type { BatchReport } from '../../src/shared/contracts.ts';
-import { checkInvariants, expectAuditConsistent, runCli, useSluiceTest } from '../helpers/sluice-env.ts';
+import { checkInvariants, expectAuditConsistent, runCli, useSluiceTest, heldByReason } from '../helpers/sluice-env.ts';
 
 const t = useSluiceTest('profile-supply-feed');
 
@@ -49,14 +49,6 @@ async function submit(file: string, cfg = config): Promise<BatchReport> {
   return JSON.parse(res.stdout) as BatchReport;
 }
 
-async function heldByReason(batchId: string): Promise<Record<string, number>> {
-  const { rows } = await t.db.query<{ reason_code: string; n: number }>(
-    'SELECT reason_code, count(*)::int AS n FROM record_disposition WHERE batch_id = $1 AND held GROUP BY 1',
-    [batchId],
-  );
-  return Object.fromEntries(rows.map((r) => [r.reason_code, r.n]));
-}
-
 /** The report, the held records by reason, the store's invariants and the audit, all against the oracle. */
 async function expectOracle(report: BatchReport, expected: Omit<ExpectedOutcome, 'seed' | 'profile'>): Promise<void> {
   expect(report).toMatchObject({
@@ -70,7 +62,7 @@ async function expectOracle(report: BatchReport, expected: Omit<ExpectedOutcome,
     approved: 0,
     rejected: 0,
   });
-  expect(await heldByReason(report.batchId)).toEqual(expected.byReason);
+  expect(await heldByReason(t.db, report.batchId)).toEqual(expected.byReason);
   await checkInvariants(t.db, report.batchId, expected.records);
   await expectAuditConsistent(report.batchId);
 }

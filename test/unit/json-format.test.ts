@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ForbiddenKeyError, parseJsonSafe, readJsonArray, readNdjson } from '../../src/formats/json.ts';
 import type { JsonArrayOptions, JsonItem, NdjsonOptions } from '../../src/formats/json.ts';
-import { InputError } from '../../src/profiles/types.ts';
+import { inputErrorOf } from '../helpers/input-error.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-json-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,15 +30,7 @@ async function array(file: string, options?: JsonArrayOptions): Promise<JsonItem
   return items;
 }
 
-async function failure(read: Promise<unknown>): Promise<InputError> {
-  try {
-    await read;
-  } catch (err) {
-    expect(err).toBeInstanceOf(InputError);
-    return err as InputError;
-  }
-  throw new Error('reading did not fail');
-}
+const failure = inputErrorOf;
 
 describe('parseJsonSafe', () => {
   it('parses JSON as JSON.parse does', () => {

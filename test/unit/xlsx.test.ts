@@ -8,8 +8,9 @@ import { isDateFormatCode, readXlsxRecords, readXlsxRows, serialToIso } from '..
 import type { XlsxReadOptions, XlsxRecord, XlsxRow } from '../../src/formats/xlsx.ts';
 import { columnName, writeXlsx, ZipWriter } from '../../src/formats/xlsx-write.ts';
 import type { XlsxCellValue, XlsxRowInput } from '../../src/formats/xlsx-write.ts';
-import { InputError } from '../../src/profiles/types.ts';
+import type { InputError } from '../../src/profiles/types.ts';
 import { MAIN_NS, PKG_REL_NS, REL_NS, addWorkbookParts, deflatedZeros } from '../helpers/xlsx-fixtures.ts';
+import { inputErrorOf } from '../helpers/input-error.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-xlsx-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,15 +36,7 @@ async function recordsOf(file: string, options?: XlsxReadOptions): Promise<XlsxR
   return records;
 }
 
-async function failure(read: Promise<unknown>): Promise<InputError> {
-  try {
-    await read;
-  } catch (err) {
-    expect(err).toBeInstanceOf(InputError);
-    return err as InputError;
-  }
-  throw new Error('reading did not fail');
-}
+const failure = inputErrorOf;
 
 /** Cell texts of one-cell rows, for value tests. */
 async function values(cells: XlsxCellValue[], options: Parameters<typeof writeXlsx>[2] = {}): Promise<string[]> {
