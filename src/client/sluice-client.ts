@@ -71,7 +71,8 @@ export interface WaitingBatch {
   startedAt: string | null;
 }
 
-const SETTLED: readonly BatchReport['status'][] = ['awaiting_review', 'completed', 'stopped', 'failed'];
+/** Statuses a batch workflow reports just before it closes. */
+const CLOSING: readonly BatchReport['status'][] = ['completed', 'stopped', 'failed'];
 
 export class UnknownBatchError extends Error {
   override name = 'UnknownBatchError';
@@ -250,7 +251,13 @@ export class SluiceClient {
         const p = await this.queryProgress(batchId, 5_000);
         stalledSince = null;
         onProgress?.(p);
-        if (SETTLED.includes(p.status)) break;
+        // A batch that awaits review keeps running; one that completed, stopped or failed is about to close, and its
+        // report (with its error or ledger hash) is the workflow's result: wait for that rather than the live view.
+        if (p.status === 'awaiting_review') break;
+        if (CLOSING.includes(p.status)) {
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
       } catch {
         // No worker has picked the batch up yet (queries need one); keep waiting, and say so once.
         stalledSince ??= Date.now();
